@@ -1,0 +1,55 @@
+"""Every use of JAX internals in refscript, in one place.
+
+Tested with jax/jaxlib 0.10.2 (pyproject pins `jax>=0.10,<0.11`). Re-check each
+entry when that range moves: these are not public APIs and have changed
+signature between releases.
+
+Why refscript needs them: JAX 0.10's native Ref support fails exactly where
+imperative code needs it (a Ref-writing `cond` under `vmap`, under `grad` inside
+a loop, `jacfwd`/`hessian` of a function that creates a Ref). refscript traces
+the converted function to a jaxpr with Refs, then *discharges* the state into a
+pure jaxpr (Refs become ordinary values threaded through loops and branches)
+before any transformation sees it. Discharge and evaluating the resulting jaxpr
+are internal operations.
+"""
+
+from __future__ import annotations
+
+import jax
+from jax._src import core as _core
+from jax._src.state import discharge as _discharge
+
+TESTED_JAX_VERSIONS = ("0.10.2",)
+
+
+def discharge_state(closed_jaxpr):
+    """Returns a pure ClosedJaxpr computing what `closed_jaxpr` computes with Refs.
+
+    The input jaxpr takes no Ref arguments (refscript creates every Ref inside the
+    traced function), so the discharged jaxpr has the same inputs and outputs.
+    `jax._src.state.discharge.discharge_state(closed_jaxpr, *, should_discharge, lower)`
+    in 0.10; earlier releases took `(jaxpr, consts)`.
+    """
+    return _discharge.discharge_state(closed_jaxpr)
+
+
+def eval_jaxpr(closed_jaxpr, args):
+    """Returns the flat outputs of evaluating `closed_jaxpr` on flat `args` (traced or concrete)."""
+    return _core.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *args)
+
+
+def is_tracer(value) -> bool:
+    """Whether `value` is an abstract value being traced (so Python cannot branch on it)."""
+    return isinstance(value, _core.Tracer)
+
+
+# The message JAX raises when reverse-mode differentiation meets a while loop
+# (jax/_src/lax/control_flow/loops.py, `_while_partial_eval`).
+REVERSE_MODE_WHILE_MESSAGE = "Reverse-mode differentiation does not work for lax.while_loop"
+
+CONCRETIZATION_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.TracerBoolConversionError,
+    jax.errors.TracerArrayConversionError,
+)

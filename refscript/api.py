@@ -1,0 +1,212 @@
+"""`refscript.jit` and `refscript.make_jaxpr`: the user-facing entry points.
+
+Calling a `refscript.jit` function:
+1. splits the arguments into static ones (Python ints and bools by default, and
+   any named in `static_argnums`/`static_argnames`) and traced ones;
+2. under `jax.jit`, traces the converted function to a jaxpr with Refs,
+   restarting when a box learns its type;
+3. discharges the Refs into a pure jaxpr and evaluates that, so `grad`, `vmap`,
+   `jacfwd` and the rest see only pure operations.
+`jax.jit` caches step 2 per static values and argument shapes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import jax
+
+from refscript import _jax_internal, transpiler
+from refscript.errors import ReverseModeLoopError
+from refscript.runtime import tracing
+
+# A function whose trace keeps restarting is a refscript bug, not the user's.
+_MAX_RESTARTS = 64
+
+
+def trace_ref_program(fn, flat_args):
+    """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs."""
+    session = tracing.Session()
+    with tracing.session_scope(session):
+        for _ in range(_MAX_RESTARTS):
+            try:
+                closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*flat_args)
+                return closed, jax.tree_util.tree_structure(out_shape), session
+            except tracing.Restart:
+                session.dynamic_loops.clear()
+                session.unrolled_loops.clear()
+    raise RuntimeError(f"refscript: tracing {fn} did not settle on variable types (please report)")
+
+
+class JitFunction:
+    """A compiled imperative function; see `jit`.
+
+    Attributes useful when inspecting it: `converted_source` (the Python refscript
+    generated), `trace_count` (how many times it was traced).
+    """
+
+    def __init__(self, fn, static_argnums=(), static_argnames=(), static_scalars=True):
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self._conversion = transpiler.convert(fn)
+        self._signature = inspect.signature(fn)
+        self._static_argnums = frozenset(_as_tuple(static_argnums))
+        self._static_argnames = frozenset(_as_tuple(static_argnames))
+        self._static_scalars = static_scalars
+        self._dynamic_loops: list = []
+        self.unrolled_loops: list = []
+        self.trace_count = 0
+        self._jitted = jax.jit(self._run_pure, static_argnums=(0,))
+
+    @property
+    def converted_source(self) -> str:
+        return self._conversion.source
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
+
+    def __call__(self, *args, **kwargs):
+        static, dynamic = self._split(args, kwargs)
+        try:
+            return self._jitted(static, dynamic)
+        except ValueError as error:
+            if _jax_internal.REVERSE_MODE_WHILE_MESSAGE in str(error) and self._dynamic_loops:
+                raise self._reverse_mode_error() from None
+            raise
+
+    # Arguments.
+
+    def _split(self, args, kwargs):
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        static, dynamic_names, dynamic = [], [], []
+        for index, (name, value) in enumerate(bound.arguments.items()):
+            if self._is_static(index, name, value):
+                try:
+                    hash(value)
+                except TypeError:
+                    raise TypeError(
+                        f"static argument {name!r} of {self.__name__} must be hashable, "
+                        f"got {type(value).__name__}"
+                    ) from None
+                static.append((name, value))
+            else:
+                dynamic_names.append(name)
+                dynamic.append(value)
+        return (tuple(static), tuple(dynamic_names)), tuple(dynamic)
+
+    def _is_static(self, index: int, name: str, value) -> bool:
+        if index in self._static_argnums or name in self._static_argnames:
+            return True
+        return self._static_scalars and type(value) in (int, bool)
+
+    def _call_converted(self, static, dynamic):
+        static_values, dynamic_names = static
+        arguments = dict(static_values)
+        arguments.update(zip(dynamic_names, dynamic))
+        bound = inspect.BoundArguments(self._signature, {
+            name: arguments[name] for name in self._signature.parameters if name in arguments
+        })
+        return self._conversion.function(*bound.args, **bound.kwargs)
+
+    # Tracing.
+
+    def ref_jaxpr(self, static, dynamic):
+        """Returns `(closed_jaxpr, out_tree, session)` of the Ref program for these arguments."""
+        flat, tree = jax.tree_util.tree_flatten(dynamic)
+
+        def ref_program(*flat_args):
+            return self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
+
+        return trace_ref_program(ref_program, flat)
+
+    def _run_pure(self, static, dynamic):
+        self.trace_count += 1
+        closed, out_tree, session = self.ref_jaxpr(static, dynamic)
+        for entry in session.dynamic_loops:
+            if entry not in self._dynamic_loops:
+                self._dynamic_loops.append(entry)
+        self.unrolled_loops = list(session.unrolled_loops)
+        pure = _jax_internal.discharge_state(closed)
+        flat = jax.tree_util.tree_leaves(dynamic)
+        return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
+
+    def _reverse_mode_error(self) -> ReverseModeLoopError:
+        (location, kind), *others = self._dynamic_loops
+        also = "".join(f"\n  also the {k} loop at {loc}" for loc, k in others)
+        what = "its trip count" if kind == "for" else "its condition"
+        return ReverseModeLoopError(
+            f"reverse-mode differentiation (jax.grad, jax.vjp, jax.jacrev) cannot go through this "
+            f"{kind} loop: {what} depends on traced values, and JAX cannot reverse a loop whose "
+            f"length is only known at run time{also}",
+            location,
+            "give the loop static bounds (pass them as Python ints, or name them in "
+            "static_argnames), or differentiate in forward mode (jax.jvp, jax.jacfwd)",
+        )
+
+
+def _as_tuple(value):
+    if value is None:
+        return ()
+    if isinstance(value, (int, str)):
+        return (value,)
+    return tuple(value)
+
+
+def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True):
+    """Returns `fn` compiled: its loops, branches and in-place updates traced to JAX.
+
+    **Arguments:**
+    - `fn`: an ordinary Python function (decorator use: `@refscript.jit`).
+    - `static_argnums`, `static_argnames`: arguments to specialise on, as in `jax.jit`.
+    - `static_scalars`: whether Python `int` and `bool` arguments are static by
+      default (so `range(n)` and `np.zeros(n)` work). Set `False` to trace them.
+
+    **Returns:** a callable that behaves like `fn` on NumPy and JAX arrays and
+    composes with `jax.jit`, `jax.grad`, `jax.vmap` and the rest of JAX.
+
+    ```python
+    @refscript.jit
+    def cumsum(x):
+        out = x.copy()
+        for i in range(1, x.shape[0]):
+            out[i] += out[i - 1]
+        return out
+    ```
+    """
+    if fn is None:
+        return functools.partial(
+            jit, static_argnums=static_argnums, static_argnames=static_argnames, static_scalars=static_scalars
+        )
+    if isinstance(fn, JitFunction):
+        return fn
+    return JitFunction(fn, static_argnums, static_argnames, static_scalars)
+
+
+def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
+    """Returns a function that gives the jaxpr refscript makes of `fn` for example arguments.
+
+    By default the jaxpr is the Ref program (`Ref{f32[8]}` types, `get`/`swap`/
+    `addupdate` equations, loops over Ref-writing bodies); `discharged=True` gives
+    the pure jaxpr that transformations and XLA see.
+
+    >>> refscript.make_jaxpr(cumsum)(np.arange(4.0))   # doctest: +SKIP
+    """
+    jitted = fn if isinstance(fn, JitFunction) else jit(fn, **jit_options)
+
+    def make(*args, **kwargs):
+        static, dynamic = jitted._split(args, kwargs)
+        closed, _, _ = jitted.ref_jaxpr(static, dynamic)
+        return _jax_internal.discharge_state(closed) if discharged else closed
+
+    return make
+
+
+def converted_source(fn) -> str:
+    """Returns the Python source refscript generates for `fn`."""
+    if isinstance(fn, JitFunction):
+        return fn.converted_source
+    return transpiler.convert(fn).source

@@ -1,0 +1,1 @@
+"""Converters: each rewrites one kind of construct, reading what the analyses annotated."""

@@ -1,0 +1,66 @@
+"""Conditionals: `if`/`elif`/`else` become branch functions handed to `rs.if_stmt`.
+
+    if x[i] > 0:                    def if_true():
+        s_ref.value += x[i]   ->        s_ref.value += x[i]
+    else:                           def if_false():
+        s_ref.value -= 1.0              s_ref.value -= 1.0
+                                    rs.if_stmt(x[i] > 0, if_true, if_false, writes=(s_ref,))
+
+`elif` is an `if` inside `else`, converted the same way. A static predicate runs
+one branch as plain Python at trace time; a traced one becomes `lax.cond`.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from refscript.passes.context import PassContext
+from refscript.passes.loops import writes_tuple
+from refscript.pyct import anno, templates
+
+
+class ConditionalsPass(gast.NodeTransformer):
+    def __init__(self, ctx: PassContext):
+        self.ctx = ctx
+        self.rs = ctx.runtime_name
+
+    def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
+        fn.body = self._visit_block(fn.body)
+        return fn
+
+    def _visit_block(self, stmts):
+        out = []
+        for stmt in stmts:
+            result = self.visit(stmt)
+            out.extend(result if isinstance(result, list) else [result])
+        return out
+
+    def visit_FunctionDef(self, node):
+        if anno.getanno(node, anno.Basic.USER_FUNCTION):
+            return node  # nested user functions are left as they are
+        return self.generic_visit(node)
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        true_name = self.ctx.namer.new("if_true")
+        if not node.orelse:
+            return templates.replace(
+                f"""
+                def true_name():
+                    body
+                {self.rs}.if_stmt(test, true_name, None, writes=writes)
+                """,
+                origin=node, true_name=true_name, body=node.body, test=node.test, writes=writes_tuple(node),
+            )
+        false_name = self.ctx.namer.new("if_false")
+        return templates.replace(
+            f"""
+            def true_name():
+                body
+            def false_name():
+                orelse
+            {self.rs}.if_stmt(test, true_name, false_name, writes=writes)
+            """,
+            origin=node, true_name=true_name, false_name=false_name, body=node.body,
+            orelse=node.orelse, test=node.test, writes=writes_tuple(node),
+        )

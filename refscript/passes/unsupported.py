@@ -1,0 +1,119 @@
+"""The allow-list: constructs refscript converts, and a precise error for the rest.
+
+Runs first, on the user's tree. Anything not converted correctly is rejected here
+at the user's line, never run silently as Python over traced values.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from refscript.passes.context import PassContext
+from refscript.pyct.analysis.activity import subscript_base, target_names
+
+_CONSTRUCTS = (gast.For, gast.While, gast.If)
+
+_ANYWHERE = {
+    gast.Yield: ("`yield`", "a generator cannot be compiled; return an array instead"),
+    gast.YieldFrom: ("`yield from`", "a generator cannot be compiled; return an array instead"),
+    gast.Await: ("`await`", "compiled functions are synchronous"),
+    gast.AsyncFor: ("`async for`", "compiled functions are synchronous"),
+    gast.AsyncWith: ("`async with`", "compiled functions are synchronous"),
+    gast.AsyncFunctionDef: ("`async def`", "compiled functions are synchronous"),
+    gast.Global: ("`global`", "pass the value in as an argument and return the result"),
+    gast.Nonlocal: ("`nonlocal`", "pass the value in as an argument and return the result"),
+    gast.Match: ("`match`", "use if/elif/else"),
+}
+
+_IN_CONSTRUCT = {
+    gast.Return: ("`return` inside a loop or branch", "assign the result to a variable and return it at the end"),
+    gast.Break: ("`break`", "fold the exit condition into a `while` condition"),
+    gast.Continue: ("`continue`", "wrap the rest of the body in an `if`"),
+    gast.Try: ("`try` inside a loop or branch", "move the `try` outside the loop or branch"),
+    gast.With: ("`with` inside a loop or branch", "move the `with` outside the loop or branch"),
+    gast.ClassDef: ("a class definition inside a loop or branch", "define the class at module level"),
+    gast.Delete: ("`del` inside a loop or branch", "assign a new value instead"),
+    gast.NamedExpr: ("`:=` inside a loop or branch", "use a separate assignment statement"),
+}
+
+
+def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
+    """Raises `ConversionError` at the first construct of `fn` that refscript cannot convert."""
+    _Checker(ctx).check_body(fn.body, in_construct=False, loop_targets=set())
+
+
+class _Checker:
+    def __init__(self, ctx: PassContext):
+        self.ctx = ctx
+
+    def check_body(self, stmts, in_construct: bool, loop_targets: set[str]) -> None:
+        for stmt in stmts:
+            self.check_stmt(stmt, in_construct, loop_targets)
+
+    def check_stmt(self, stmt, in_construct: bool, loop_targets: set[str]) -> None:
+        self._reject(stmt, _ANYWHERE)
+        if in_construct:
+            self._reject(stmt, _IN_CONSTRUCT)
+        if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
+            self._check_nested_scope(stmt)
+            return
+        self._check_targets(stmt, in_construct, loop_targets)
+        if isinstance(stmt, _CONSTRUCTS):
+            inner_targets = loop_targets
+            if isinstance(stmt, gast.For):
+                inner_targets = loop_targets | target_names(stmt.target)
+            self._check_expressions(stmt)
+            self.check_body(stmt.body, True, inner_targets)
+            self.check_body(stmt.orelse, True, inner_targets)
+            return
+        for field in ("body", "orelse", "finalbody"):
+            self.check_body(getattr(stmt, field, []) or [], in_construct, loop_targets)
+        for handler in getattr(stmt, "handlers", []) or []:
+            self.check_body(handler.body, in_construct, loop_targets)
+        self._check_expressions(stmt)
+
+    def _check_expressions(self, stmt) -> None:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.stmt) and node is not stmt:
+                continue
+            self._reject(node, {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)})
+
+    def _check_nested_scope(self, node) -> None:
+        for sub in gast.walk(node):
+            self._reject(sub, {gast.Yield: _ANYWHERE[gast.Yield], gast.Await: _ANYWHERE[gast.Await]})
+
+    def _check_targets(self, stmt, in_construct: bool, loop_targets: set[str]) -> None:
+        targets = []
+        if isinstance(stmt, gast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, (gast.AugAssign, gast.AnnAssign)):
+            targets = [stmt.target]
+        for target in targets:
+            for leaf in gast.walk(target):
+                if isinstance(leaf, gast.Subscript) and isinstance(leaf.ctx, gast.Store):
+                    if isinstance(leaf.value, gast.Subscript):
+                        raise self.ctx.error(
+                            leaf, "chained subscript assignment `a[i][j] = v` is not supported",
+                            "write a single subscript: a[i, j] = v",
+                        )
+                    base = subscript_base(leaf)
+                    if base is None:
+                        raise self.ctx.error(
+                            leaf, "assignment into a subscript of an expression is not supported",
+                            "assign into a named array: a[i] = v",
+                        )
+                    if base.id in loop_targets:
+                        raise self.ctx.error(
+                            leaf, f"writing into the loop variable {base.id!r} is not supported",
+                            "in NumPy it is a view of the iterated array; index that array instead",
+                        )
+                if in_construct and isinstance(leaf, gast.Attribute) and isinstance(leaf.ctx, gast.Store):
+                    raise self.ctx.error(
+                        leaf, "attribute assignment inside a loop or branch is not supported",
+                        "use a local variable inside the loop and set the attribute after it",
+                    )
+
+    def _reject(self, node, table) -> None:
+        for kind, (what, hint) in table.items():
+            if isinstance(node, kind):
+                raise self.ctx.error(node, f"{what} is not supported by refscript", hint)

@@ -1,0 +1,2 @@
+"""Python-to-Python tooling with no JAX in it: parsing, annotations, naming,
+templates, analyses, unparsing and loading of generated code."""

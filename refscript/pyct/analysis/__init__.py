@@ -1,0 +1,1 @@
+"""Analyses: they only annotate or inspect the tree, never rewrite it."""

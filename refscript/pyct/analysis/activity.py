@@ -1,0 +1,186 @@
+"""Activity analysis: which names a piece of code reads, rebinds and modifies.
+
+A write `a[i] = v` *modifies* `a` (its contents change, the name keeps its
+object); `a = v` *rebinds* it. Nested scopes (defs, lambdas, comprehensions)
+contribute the names they read from outside, never the names they bind.
+"""
+
+from __future__ import annotations
+
+import gast
+
+_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+
+
+def target_names(target) -> set[str]:
+    """Returns the names a target rebinds: `a`, `(a, b)`, `[a, *b]`; not `a[i]` or `a.x`."""
+    if isinstance(target, gast.Name):
+        return {target.id}
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return set().union(*(target_names(e) for e in target.elts)) if target.elts else set()
+    if isinstance(target, gast.Starred):
+        return target_names(target.value)
+    return set()
+
+
+def subscript_base(target):
+    """Returns the `Name` whose contents a target like `a[i]` or `a[i][j]` writes, else None."""
+    while isinstance(target, gast.Subscript):
+        target = target.value
+    return target if isinstance(target, gast.Name) else None
+
+
+def _all_targets(target):
+    if isinstance(target, (gast.Tuple, gast.List)):
+        for elt in target.elts:
+            yield from _all_targets(elt)
+    elif isinstance(target, gast.Starred):
+        yield from _all_targets(target.value)
+    else:
+        yield target
+
+
+def reads(node) -> set[str]:
+    """Returns the names `node` reads (loads), including free reads of nested scopes."""
+    visitor = _Reads()
+    if isinstance(node, list):
+        for n in node:
+            visitor.visit(n)
+    elif node is not None:
+        visitor.visit(node)
+    return visitor.names
+
+
+class _Reads(gast.NodeVisitor):
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, gast.Load):
+            self.names.add(node.id)
+
+    def visit_AugAssign(self, node):
+        self.names |= target_names(node.target)
+        self.generic_visit(node)
+
+    def _nested(self, bound: set[str], children):
+        inner = _Reads()
+        for child in children:
+            inner.visit(child)
+        self.names |= inner.names - bound
+
+    def visit_Lambda(self, node):
+        self._nested(_params(node.args), [node.body])
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(default)
+
+    def visit_FunctionDef(self, node):
+        bound = _params(node.args) | assigned(node.body)
+        self._nested(bound, node.body)
+        for expr in node.decorator_list + node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(expr)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._nested(assigned(node.body), node.body)
+        for expr in node.bases + node.decorator_list:
+            self.visit(expr)
+
+    def _comprehension(self, node, elements):
+        bound = set().union(*(target_names(g.target) for g in node.generators))
+        self._nested(bound, elements + [g for g in node.generators])
+
+    def visit_ListComp(self, node):
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node):
+        self._comprehension(node, [node.key, node.value])
+
+
+def _params(args: gast.arguments) -> set[str]:
+    names = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
+    for extra in (args.vararg, args.kwarg):
+        if extra is not None:
+            names.add(extra.id)
+    return names
+
+
+def parameters(fn: gast.FunctionDef) -> list[str]:
+    """Returns the names of all parameters of `fn`, in order."""
+    args = fn.args
+    names = [a.id for a in args.posonlyargs + args.args]
+    if args.vararg is not None:
+        names.append(args.vararg.id)
+    names += [a.id for a in args.kwonlyargs]
+    if args.kwarg is not None:
+        names.append(args.kwarg.id)
+    return names
+
+
+def assigned(stmts) -> set[str]:
+    """Returns the names statements rebind, looking into compound statements, not nested scopes."""
+    visitor = _Assigned()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        visitor.visit(stmt)
+    return visitor.names
+
+
+class _Assigned(gast.NodeVisitor):
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (gast.Store, gast.Del)):
+            self.names.add(node.id)
+
+    def visit_FunctionDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.args.defaults:
+            self.visit(expr)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_ListComp(self, node):
+        # Only walrus targets escape a comprehension.
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.NamedExpr):
+                self.names |= target_names(sub.target)
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_alias(self, node):
+        self.names.add((node.asname or node.name).split(".")[0])
+
+
+def modified(stmts) -> set[str]:
+    """Returns the names whose contents statements change by subscript assignment (`a[i] = v`)."""
+    names = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        for node in _walk_same_scope(stmt):
+            targets = []
+            if isinstance(node, gast.Assign):
+                targets = node.targets
+            elif isinstance(node, (gast.AugAssign, gast.AnnAssign)):
+                targets = [node.target]
+            for target in targets:
+                for leaf in _all_targets(target):
+                    if isinstance(leaf, gast.Subscript):
+                        base = subscript_base(leaf)
+                        if base is not None:
+                            names.add(base.id)
+    return names
+
+
+def _walk_same_scope(node):
+    yield node
+    for child in gast.iter_child_nodes(node):
+        if isinstance(child, _SCOPES + _COMPREHENSIONS):
+            continue
+        yield from _walk_same_scope(child)

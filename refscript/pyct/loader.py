@@ -1,0 +1,69 @@
+"""Compiles a converted function's tree into a live function object.
+
+The code is compiled with the user's file name and the user's line numbers, so
+tracebacks, `pdb` and JAX's source information point at the user's source. The
+new function shares the original's globals and closure cells (so it sees later
+changes to them, as the original would) and never writes into the user's module.
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import gast
+
+_FACTORY = "__refscript_factory"
+
+
+def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module):
+    """Returns a function made from `fn_node`, closing over `original`'s cells and the runtime.
+
+    **Arguments:**
+    - `fn_node`: the converted `def`.
+    - `original`: the user's function, for globals, closure cells, defaults and names.
+    - `runtime_name`: the name generated code uses for `runtime_module`.
+    """
+    freevars = original.__code__.co_freevars
+    params = [runtime_name, *freevars]
+    factory = gast.FunctionDef(
+        name=_FACTORY,
+        args=gast.arguments(
+            args=[gast.Name(p, gast.Param(), None, None) for p in params],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
+        ),
+        body=[fn_node, gast.Return(gast.Name(fn_node.name, gast.Load(), None, None))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[],
+    )
+    module = gast.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
+    _place(module, fn_node.lineno)
+    module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
+    factory_code = _const_code(module_code, _FACTORY)
+    fn_code = _const_code(factory_code, fn_node.name)
+
+    cells = dict(zip(freevars, original.__closure__ or ()))
+    cells[runtime_name] = types.CellType(runtime_module)
+    closure = tuple(cells[name] for name in fn_code.co_freevars)
+    converted = types.FunctionType(
+        fn_code, original.__globals__, original.__name__, original.__defaults__, closure or None
+    )
+    converted.__kwdefaults__ = original.__kwdefaults__
+    converted.__qualname__ = original.__qualname__
+    converted.__doc__ = original.__doc__
+    converted.__module__ = original.__module__
+    return converted
+
+
+def _place(module: ast.Module, lineno: int) -> None:
+    for node in ast.walk(module):
+        if "lineno" in node._attributes and getattr(node, "lineno", None) is None:
+            node.lineno = node.end_lineno = lineno
+            node.col_offset = node.end_col_offset = 0
+    ast.fix_missing_locations(module)
+
+
+def _const_code(code: types.CodeType, name: str) -> types.CodeType:
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and const.co_name == name:
+            return const
+    raise LookupError(f"no code object named {name!r} in {code.co_name!r}")

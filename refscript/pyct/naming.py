@@ -1,0 +1,40 @@
+"""Hands out readable names for generated code that never clash with the user's."""
+
+from __future__ import annotations
+
+import gast
+
+# The name generated code uses for refscript's runtime module.
+RUNTIME_MODULE = "rs"
+
+
+class Namer:
+    """Gives out unique names: the wanted one if free, else `wanted_1`, `wanted_2`, ...
+
+    >>> namer = Namer({"loop_body"})
+    >>> namer.new("loop_body")
+    'loop_body_1'
+    """
+
+    def __init__(self, taken: set[str]):
+        self._taken = set(taken)
+
+    @classmethod
+    def for_tree(cls, tree) -> "Namer":
+        taken = set()
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Name):
+                taken.add(node.id)
+            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.AsyncFunctionDef)):
+                taken.add(node.name)
+            elif isinstance(node, gast.alias):
+                taken.add((node.asname or node.name).split(".")[0])
+        return cls(taken)
+
+    def new(self, wanted: str) -> str:
+        name, n = wanted, 0
+        while name in self._taken:
+            n += 1
+            name = f"{wanted}_{n}"
+        self._taken.add(name)
+        return name

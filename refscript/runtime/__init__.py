@@ -1,0 +1,11 @@
+"""What generated code calls, under the name `rs`: boxes and control-flow operators."""
+
+from refscript.runtime.boxes import Box as Box, box as box, box_undefined as box_undefined
+from refscript.runtime.control_flow import (
+    for_stmt as for_stmt,
+    if_stmt as if_stmt,
+    range_ as range_,
+    static_range as static_range,
+    while_stmt as while_stmt,
+)
+from refscript.runtime.undefined import Undefined as Undefined

@@ -1,0 +1,209 @@
+"""Boxes: how a converted function's variables live across loops and branches.
+
+The converter turns every variable that a loop or branch rebinds and that is used
+across it (and every array written by subscript) into a box: `s = 0.0` before a
+loop becomes `s_ref = rs.box(s, 's')`, `s += x[i]` inside becomes
+`s_ref.value += x[i]`, and after the loop `s = s_ref.value`.
+
+A box holds a plain Python value until traced control flow needs it; then it is
+*materialized* into a JAX Ref (`jax.new_ref`) that loop and branch bodies read
+and write. So a variable keeps Python semantics under static control flow (a
+static `if`, an unrolled loop) and becomes `Ref{f32[]}` under traced control flow.
+
+Rebinding a box in the scope that created it replaces its value, as Python does.
+Rebinding it inside a traced body writes the Ref: the new value must keep the
+variable's shape; if its dtype is wider (an int accumulator receiving floats),
+the trace restarts with the box created at the wider type.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from refscript._jax_internal import is_tracer
+from refscript.errors import Location, LoopVariableTypeError, caller_location
+from refscript.runtime import indexing, tracing
+from refscript.runtime.undefined import Undefined
+
+_ARRAY_ATTRIBUTES = ("shape", "dtype", "ndim", "size")
+
+
+def is_array_like(value) -> bool:
+    """Whether `value` can live in a Ref: a number or an array (NumPy, JAX, traced)."""
+    if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray, jax.Array)):
+        return True
+    return is_tracer(value)
+
+
+class Box:
+    """A variable of the user's function that may become a Ref. See the module docstring.
+
+    Generated code uses `box.value` to read or rebind the variable, `box[i]` to read
+    or write its elements, and `box.shape` (`dtype`, `ndim`, `size`) without reading it.
+    """
+
+    __slots__ = ("name", "site", "home_depth", "defined", "_value", "_ref", "_awaiting_type")
+
+    def __init__(self, value, name: str, site):
+        self.name = name
+        self.site = site
+        self.home_depth = tracing.current().depth
+        self._value = value
+        self._ref = None
+        self._awaiting_type = False
+        self.defined = not isinstance(value, Undefined)
+
+    def __repr__(self) -> str:
+        state = "Ref" if self._ref is not None else "value"
+        return f"<box {self.name!r} ({state})>"
+
+    @property
+    def is_ref(self) -> bool:
+        return self._ref is not None or self._awaiting_type
+
+    # Whole-variable access.
+
+    @property
+    def value(self):
+        if not self.is_ref:
+            return self._value
+        if not self.defined or self._ref is None:
+            return Undefined(self.name)
+        return self._ref[...]
+
+    @value.setter
+    def value(self, new):
+        if tracing.current().depth == self.home_depth:
+            self._ref, self._awaiting_type = None, False
+            self._value = new
+            self.defined = not isinstance(new, Undefined)
+            return
+        self._write_in_traced_body(new, caller_location())
+
+    def _write_in_traced_body(self, new, location: Location) -> None:
+        if not self.is_ref:
+            raise LoopVariableTypeError(
+                f"variable {self.name!r} holds a {type(self._value).__name__}, which cannot change "
+                "inside a loop or branch that depends on traced values",
+                location,
+                "only numbers and arrays can be carried through traced control flow",
+            )
+        if not is_array_like(new):
+            raise LoopVariableTypeError(
+                f"variable {self.name!r} is assigned a {type(new).__name__} inside traced control flow",
+                location,
+                "only numbers and arrays can be carried through traced control flow",
+            )
+        new = jnp.asarray(new)
+        session = tracing.current()
+        if self._ref is None:  # first bound inside a traced body: learn its type, restart
+            session.hints[self.site] = tracing.BoxType(new.shape, new.dtype)
+            raise tracing.Restart()
+        aval = jax.typeof(self._ref)
+        if new.shape != aval.shape:
+            raise LoopVariableTypeError(
+                f"variable {self.name!r} changes shape from {_describe(aval)} to {_describe(new)} "
+                "inside traced control flow",
+                location,
+                "a variable carried through a loop or branch keeps one shape; "
+                "allocate it at its final shape before the loop",
+            )
+        wanted = jnp.result_type(jax.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type), new)
+        if wanted != aval.dtype:
+            session.hints[self.site] = tracing.BoxType(aval.shape, wanted)
+            raise tracing.Restart()
+        self._ref[...] = new.astype(aval.dtype)
+        self.defined = True
+
+    # Element access.
+
+    def __getitem__(self, index):
+        if not self.is_ref:
+            return self._value[index]
+        if not self.defined or self._ref is None:
+            return Undefined(self.name)[index]
+        return indexing.get(self._ref, index, caller_location())
+
+    def __setitem__(self, index, new):
+        location = caller_location()
+        if not self.is_ref:
+            if not is_array_like(self._value) or isinstance(self._value, (bool, int, float, complex)):
+                self._value[index] = new  # a Python container: plain Python semantics
+                return
+            self.materialize(location)
+        if not self.defined or self._ref is None:
+            Undefined(self.name)[index]
+        indexing.set(self._ref, index, new, location)
+
+    @property
+    def shape(self):
+        return tuple(self._aval_or_value().shape)
+
+    @property
+    def dtype(self):
+        return self._aval_or_value().dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def _aval_or_value(self):
+        if self._ref is not None and self.defined:
+            return jax.typeof(self._ref)
+        value = self.value
+        return value if hasattr(value, "shape") else np.asarray(value)
+
+    # Becoming a Ref.
+
+    def can_materialize(self) -> bool:
+        return self.is_ref or isinstance(self._value, Undefined) or is_array_like(self._value)
+
+    def materialize(self, location: Location | None = None) -> None:
+        """Turns the box into a Ref, created in the scope that owns the box."""
+        if self.is_ref:
+            return
+        hint = tracing.current().hints.get(self.site)
+        if isinstance(self._value, Undefined):
+            if hint is None:
+                self._awaiting_type = True
+            else:
+                self._ref = jax.new_ref(jnp.zeros(hint.shape, hint.dtype))
+                self.defined = False
+            return
+        if not is_array_like(self._value):
+            raise LoopVariableTypeError(
+                f"variable {self.name!r} holds a {type(self._value).__name__}, which cannot change "
+                "inside a loop or branch that depends on traced values",
+                location,
+                "only numbers and arrays can be carried through traced control flow",
+            )
+        initial = jnp.asarray(self._value)
+        if hint is not None and hint.dtype != initial.dtype:
+            initial = initial.astype(hint.dtype)
+        self._ref = jax.new_ref(initial)
+        self._value = None
+
+
+def _describe(value) -> str:
+    dtype = jnp.dtype(value.dtype).name
+    return f"{dtype}{list(value.shape)}"
+
+
+def box(value, name: str) -> Box:
+    """Returns a new box for variable `name`, holding `value` (refscript's generated code calls this)."""
+    frame = sys._getframe(1)
+    return Box(value, name, (frame.f_code, frame.f_lasti, name))
+
+
+def box_undefined(name: str) -> Box:
+    """Returns a new box for variable `name`, not yet bound."""
+    frame = sys._getframe(1)
+    return Box(Undefined(name), name, (frame.f_code, frame.f_lasti, name))

@@ -1,0 +1,243 @@
+"""The control-flow operators generated code calls: they decide, at trace time,
+whether a loop or branch is static (run as Python) or traced (lowered to
+`lax.fori_loop` / `lax.while_loop` / `lax.cond` over Ref-writing bodies).
+
+Their meaning, in plain Python:
+
+    for_stmt(iterable, body, writes)    ==  for item in iterable: body(item)
+    while_stmt(test, body, writes)      ==  while test(): body()
+    if_stmt(pred, if_true, if_false, writes)
+                                        ==  if_true() if pred else (if_false and if_false())
+
+`writes` lists the boxes the bodies may write. Before a traced loop or branch
+they become Refs in the enclosing scope; bodies close over those Refs and carry
+nothing, as JAX's Ref discipline wants.
+"""
+
+from __future__ import annotations
+
+import builtins
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from refscript._jax_internal import CONCRETIZATION_ERRORS, is_tracer
+from refscript.errors import Location, LoopVariableTypeError, RefscriptError, caller_location
+from refscript.runtime import tracing
+
+# Above this trip count a static loop whose body needs Python values is not
+# unrolled automatically: tracing a million copies of the body would take minutes.
+UNROLL_LIMIT = 1000
+
+
+class TracedRange:
+    """`range(start, stop, step)` where some bound is a traced integer."""
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+    def trip_count(self):
+        start, stop, step = (jnp.asarray(v) for v in (self.start, self.stop, self.step))
+        up = (stop - start + step - 1) // jnp.where(step == 0, 1, step)
+        down = (start - stop - step - 1) // jnp.where(step == 0, 1, -step)
+        return jnp.maximum(jnp.where(step > 0, up, down), 0)
+
+
+class StaticRange:
+    """A range that refscript unrolls: its body runs once per index, as Python."""
+
+    def __init__(self, *args):
+        self.range = builtins.range(*args)
+
+    def __iter__(self):
+        return iter(self.range)
+
+    def __len__(self):
+        return len(self.range)
+
+
+def static_range(*args) -> StaticRange:
+    """Returns a range whose loop refscript unrolls at trace time instead of compiling a loop.
+
+    Use it when the body needs the index as a Python int (to index a list, build a
+    shape, pick a parameter), or to unroll a short loop on purpose.
+
+    >>> for k in static_range(3):   # k is 0, 1, 2 as Python ints
+    ...     pass
+    """
+    return StaticRange(*args)
+
+
+def range_(fn, *args):
+    """Returns `fn(*args)`, except that builtin `range` with traced bounds gives a `TracedRange`."""
+    if fn is not builtins.range or not any(is_tracer(a) for a in args):
+        return fn(*args)
+    for arg in args:
+        dtype = getattr(arg, "dtype", None)
+        if dtype is not None and not jnp.issubdtype(dtype, jnp.integer):
+            raise TypeError(f"'{jnp.dtype(dtype).name}' value cannot be interpreted as an integer")
+        if getattr(arg, "shape", ()) != ():
+            raise TypeError("range() bounds must be scalars")
+    if len(args) == 1:
+        return TracedRange(0, args[0], 1)
+    if len(args) == 2:
+        return TracedRange(args[0], args[1], 1)
+    return TracedRange(*args)
+
+
+def _is_static(value) -> bool:
+    return not is_tracer(value)
+
+
+def _predicate(value, location: Location):
+    value = jnp.asarray(value)
+    if value.shape != ():
+        if value.size != 1:
+            raise RefscriptError(
+                f"the truth value of an array with shape {value.shape} is ambiguous",
+                location,
+                "use a scalar condition, or reduce the array with .any() or .all()",
+            ) from None
+        value = value.reshape(())
+    return value if value.dtype == jnp.bool_ else value != 0
+
+
+def _materialize(writes, location: Location) -> None:
+    for b in writes:
+        b.materialize(location)
+
+
+def for_stmt(iterable, body, writes=()):
+    """Runs `body(item)` for each item of `iterable`, as a compiled loop where it can."""
+    location = caller_location()
+    if isinstance(iterable, TracedRange):
+        tracing.current().note_dynamic_loop(location, "for")
+        index = _index_of(iterable.start, iterable.step)
+        _compiled_loop(iterable.trip_count(), lambda k: body(index(k)), writes, location)
+    elif isinstance(iterable, builtins.range):
+        _static_range_loop(iterable, body, writes, location)
+    elif isinstance(iterable, (jax.Array, np.ndarray)) and iterable.ndim > 0:
+        items = jnp.asarray(iterable)
+        _compiled_loop(items.shape[0], lambda k: body(items[k]), writes, location)
+    else:
+        for item in iterable:
+            body(item)
+
+
+def _static_range_loop(r: builtins.range, body, writes, location: Location) -> None:
+    trip = len(r)
+    if trip == 0:
+        return
+    if all(b.can_materialize() for b in writes):
+        try:
+            index = _index_of(r.start, r.step)
+            _compiled_loop(trip, lambda k: body(index(k)), writes, location)
+            return
+        except CONCRETIZATION_ERRORS as error:
+            if trip > UNROLL_LIMIT:
+                error.add_note(
+                    f"refscript: the loop at {location} needs its index as a Python value, and "
+                    f"{trip} iterations are too many to unroll automatically; use "
+                    "refscript.static_range to unroll it anyway"
+                )
+                raise
+            reason = "the body needs the index as a Python value"
+    else:
+        reason = "it changes variables that hold Python objects"
+    tracing.current().note_unrolled_loop(location, reason)
+    for i in r:
+        body(i)
+
+
+def _index_of(start, step):
+    """Returns the map from iteration number to loop index, without no-op arithmetic."""
+    static = not (is_tracer(start) or is_tracer(step))
+    if static and start == 0 and step == 1:
+        return lambda k: k
+    if static and step == 1:
+        return lambda k: start + k
+    return lambda k: start + k * step
+
+
+def _compiled_loop(trip, body_at, writes, location: Location) -> None:
+    _materialize(writes, location)
+
+    def loop_body(k, carry):
+        with tracing.traced_body():
+            body_at(k)
+        return carry
+
+    lax.fori_loop(0, trip, loop_body, None)
+
+
+def while_stmt(test, body, writes=()):
+    """Runs `body()` while `test()` holds, as a `lax.while_loop` when the test is traced.
+
+    The condition is computed at the end of each iteration and carried, so JAX's
+    `cond_fun` never reads a Ref the body writes (it would see a stale value).
+    """
+    location = caller_location()
+    if all(b.can_materialize() for b in writes):
+        _materialize(writes, location)
+    condition = test()
+    if _is_static(condition):
+        while condition:
+            body()
+            condition = test()
+            if not _is_static(condition):
+                raise RefscriptError(
+                    "the loop condition became a traced value after it started as a Python value",
+                    location,
+                    "make the condition depend on traced values from the start, "
+                    "or keep it a Python value throughout",
+                )
+        return
+    tracing.current().note_dynamic_loop(location, "while")
+    _materialize(writes, location)
+
+    def loop_body(go):
+        with tracing.traced_body():
+            body()
+            return _predicate(test(), location)
+
+    lax.while_loop(lambda go: go, loop_body, _predicate(condition, location))
+
+
+def if_stmt(pred, if_true, if_false, writes=()):
+    """Runs the branch `pred` selects; a traced `pred` becomes `lax.cond` over both branches."""
+    location = caller_location()
+    if _is_static(pred):
+        if pred:
+            if_true()
+        elif if_false is not None:
+            if_false()
+        return
+    pred = _predicate(pred, location)
+    for b in writes:
+        if not b.can_materialize():
+            raise LoopVariableTypeError(
+                f"variable {b.name!r} holds a {type(b.value).__name__}, which cannot change "
+                "in a branch on a traced value",
+                location,
+                "only numbers and arrays can be assigned in branches on traced values",
+            )
+    _materialize(writes, location)
+    entry = {b: b.defined for b in writes}
+    exits = []
+
+    def branch(fn):
+        def run():
+            for b in writes:
+                b.defined = entry[b]
+            if fn is not None:
+                with tracing.traced_body():
+                    fn()
+            exits.append({b: b.defined for b in writes})
+
+        return run
+
+    lax.cond(pred, branch(if_true), branch(if_false))
+    for b in writes:
+        b.defined = all(state[b] for state in exits)
+

@@ -1,0 +1,128 @@
+"""Reading and writing Refs with NumPy's indexing rules.
+
+JAX Ref indexing accepts ints, traced ints, static slices, `...` and integer
+arrays, but it does not broadcast the right-hand side, and it clamps
+out-of-bounds indices silently. Here static indices are checked (IndexError at
+the user's line, as NumPy raises), negative traced indices are wrapped, the
+right-hand side is broadcast and cast to the array's dtype (NumPy's same-kind-or-
+truncate assignment), and a boolean mask the size of the array becomes a select.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from refscript.errors import IndexingError, Location, ShapeError
+
+
+def _static_int(value):
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return None
+
+
+def normalize(index, shape: tuple, location: Location | None):
+    """Returns `index` as a tuple Refs accept, with negative and out-of-bounds ints handled."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    n_explicit = sum(1 for i in index if i is not Ellipsis and i is not None)
+    if any(i is None for i in index):
+        raise IndexingError("`None` (np.newaxis) cannot index an array being written", location)
+    if n_explicit > len(shape):
+        raise IndexingError(
+            f"too many indices for array: array is {len(shape)}-dimensional, "
+            f"but {n_explicit} were indexed",
+            location,
+        )
+    result, dim = [], 0
+    for item in index:
+        if item is Ellipsis:
+            skip = len(shape) - n_explicit
+            result.extend([slice(None)] * skip)
+            dim += skip
+            continue
+        size = shape[dim]
+        static = _static_int(item)
+        if static is not None:
+            if not -size <= static < size:
+                raise IndexingError(
+                    f"index {static} is out of bounds for axis {dim} with size {size}", location
+                )
+            result.append(static + size if static < 0 else static)
+        elif isinstance(item, slice):
+            for bound in (item.start, item.stop, item.step):
+                if bound is not None and _static_int(bound) is None:
+                    raise IndexingError(
+                        "slice bounds must be Python ints to index a Ref "
+                        f"(got {type(bound).__name__})",
+                        location,
+                        "a slice whose length depends on a traced value has no static shape; "
+                        "use a loop over the elements or jax.lax.dynamic_slice with a fixed size",
+                    )
+            result.append(item)
+        else:
+            value = jnp.asarray(item)
+            if not jnp.issubdtype(value.dtype, jnp.integer):
+                raise IndexingError(
+                    f"arrays used as indices must be of integer type, got {value.dtype}", location
+                )
+            result.append(jnp.where(value < 0, value + size, value))
+        dim += 1
+    return tuple(result)
+
+
+def indexed_shape(shape: tuple, index: tuple) -> tuple:
+    """Returns the shape of `x[index]` for an array of `shape`, without touching data."""
+    probe = []
+    for item in index:
+        if isinstance(item, slice) or isinstance(item, int):
+            probe.append(item)
+        else:
+            probe.append(np.zeros(np.shape(item), dtype=np.int64))
+    return np.broadcast_to(np.empty((), np.int8), shape)[tuple(probe)].shape
+
+
+def is_mask(index, shape) -> bool:
+    """Whether `index` is a single boolean array the shape of the array (NumPy's `a[mask]`)."""
+    if isinstance(index, tuple) or isinstance(index, (bool, np.bool_)):
+        return False
+    dtype = getattr(index, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.bool_) and tuple(np.shape(index)) == tuple(shape)
+
+
+def get(ref, index, location: Location | None):
+    """Returns `ref[index]` with NumPy's rules."""
+    aval = jax.typeof(ref)
+    if is_mask(index, aval.shape):
+        raise IndexingError(
+            "reading `a[mask]` with a boolean mask gives a result whose size depends on the data",
+            location,
+            "compiled code needs static shapes: use np.where(mask, a, 0) instead",
+        )
+    return ref[normalize(index, aval.shape, location)]
+
+
+def set(ref, index, value, location: Location | None) -> None:
+    """Performs `ref[index] = value` with NumPy's broadcasting and casting."""
+    aval = jax.typeof(ref)
+    value = jnp.asarray(value)
+    if is_mask(index, aval.shape):
+        whole = ref[...]
+        ref[...] = jnp.where(index, jnp.broadcast_to(value, aval.shape).astype(aval.dtype), whole)
+        return
+    index = normalize(index, aval.shape, location)
+    target = indexed_shape(aval.shape, index)
+    try:
+        value = jnp.broadcast_to(value, target)
+    except ValueError:
+        raise ShapeError(
+            f"could not broadcast input array from shape {value.shape} into shape {target}", location
+        ) from None
+    ref[index] = value.astype(aval.dtype)
+

@@ -1,0 +1,76 @@
+"""Per-trace state of the runtime: how deep in traced bodies we are, and what we learned.
+
+A *session* lives for one trace of a converted function (including restarts). It
+holds type hints for boxes (a variable that must be wider than its first value,
+or that is first bound inside a traced body) and records decisions worth showing
+to the user: which loops got a run-time trip count, which were unrolled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+
+from refscript.errors import Location
+
+
+class Restart(BaseException):
+    """Raised to restart a trace from the top after learning a box's type.
+
+    A `BaseException` so user code's `except Exception` cannot swallow it.
+    """
+
+
+@dataclass(frozen=True)
+class BoxType:
+    shape: tuple
+    dtype: object
+
+
+@dataclass
+class Session:
+    hints: dict = field(default_factory=dict)
+    dynamic_loops: list = field(default_factory=list)
+    unrolled_loops: list = field(default_factory=list)
+    depth: int = 0
+
+    def note_dynamic_loop(self, location: Location, kind: str) -> None:
+        if (location, kind) not in self.dynamic_loops:
+            self.dynamic_loops.append((location, kind))
+
+    def note_unrolled_loop(self, location: Location, reason: str) -> None:
+        if (location, reason) not in self.unrolled_loops:
+            self.unrolled_loops.append((location, reason))
+
+
+_local = threading.local()
+
+
+def current() -> Session:
+    """Returns the active session (a fresh one when converted code runs outside refscript's driver)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = Session()
+    return session
+
+
+@contextlib.contextmanager
+def session_scope(session: Session):
+    previous = getattr(_local, "session", None)
+    _local.session = session
+    try:
+        yield session
+    finally:
+        _local.session = previous
+
+
+@contextlib.contextmanager
+def traced_body():
+    """Marks that code runs inside a traced loop or branch body (one level deeper)."""
+    session = current()
+    session.depth += 1
+    try:
+        yield
+    finally:
+        session.depth -= 1

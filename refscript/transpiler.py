@@ -1,0 +1,69 @@
+"""Parse -> analyse -> rewrite -> unparse -> load: from a user's function to converted Python."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import gast
+
+from refscript import runtime
+from refscript.passes import unsupported
+from refscript.passes.conditionals import ConditionalsPass
+from refscript.passes.context import PassContext
+from refscript.passes.loops import LoopsPass
+from refscript.passes.refs import RefsPass
+from refscript.pyct import anno, loader, naming, parser
+from refscript.pyct.analysis import liveness
+from refscript.pyct.unparse import unparse
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converted function: the callable, its generated source, and the user's original."""
+
+    function: object
+    source: str
+    original: object
+    filename: str
+
+
+_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+# How many times a function was converted (parsed and rewritten); tests check the cache with it.
+conversions = 0
+
+
+def convert(fn) -> Conversion:
+    """Returns the conversion of `fn`, cached per function object."""
+    cached = _cache.get(fn)
+    if cached is not None:
+        return cached
+    result = _convert(fn)
+    _cache[fn] = result
+    return result
+
+
+def _convert(fn) -> Conversion:
+    global conversions
+    conversions += 1
+    parsed = parser.parse_function(fn)
+    node = parsed.node
+    node.decorator_list = []
+    namer = naming.Namer.for_tree(node)
+    ctx = PassContext(parsed.filename, namer, namer.new(naming.RUNTIME_MODULE))
+
+    # The passes, in order. Analyses read the user's tree; converters rewrite it.
+    unsupported.check(node, ctx)  # reject what cannot be converted before touching anything
+    for sub in gast.walk(node):
+        if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:
+            anno.setanno(sub, anno.Basic.USER_FUNCTION, True)
+    liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass
+    # Boxing first: it needs the loops and ifs as the user wrote them, and it leaves
+    # on each of them the boxes its bodies write (BOX_WRITES) for the two passes below.
+    node = RefsPass(ctx).transform(node)
+    node = LoopsPass(ctx).transform(node)
+    node = ConditionalsPass(ctx).transform(node)
+
+    function = loader.load_function(node, fn, ctx.runtime_name, runtime)
+    return Conversion(function=function, source=unparse(node), original=fn, filename=parsed.filename)
