@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from dataclasses import dataclass
 
@@ -47,6 +48,9 @@ def convert(fn) -> Conversion:
 def _convert(fn) -> Conversion:
     global conversions
     conversions += 1
+    if fn.__name__ == "<lambda>":
+        # A lambda is one expression: no statements, so nothing to rewrite.
+        return Conversion(function=fn, source=_lambda_source(fn), original=fn, filename=fn.__code__.co_filename)
     parsed = parser.parse_function(fn)
     node = parsed.node
     node.decorator_list = []
@@ -67,3 +71,10 @@ def _convert(fn) -> Conversion:
 
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
     return Conversion(function=function, source=unparse(node), original=fn, filename=parsed.filename)
+
+
+def _lambda_source(fn) -> str:
+    try:
+        return inspect.getsource(fn).strip()
+    except (OSError, TypeError):
+        return "<lambda>"

@@ -1,0 +1,104 @@
+"""Plain Python is the oracle: run the undecorated function on NumPy copies and compare.
+
+`check(fn, *args)` runs `fn` as plain Python on copies of the arguments and
+through `refscript.jit`, then compares returned values and dtypes, and checks
+that the caller's arrays were not touched.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import refscript
+
+
+def copies(args):
+    return [copy.deepcopy(a) for a in args]
+
+
+def expected_dtype(value):
+    """The dtype JAX gives a value the Python function returned."""
+    if isinstance(value, bool):
+        return np.dtype(bool)
+    if isinstance(value, int):
+        return jnp.dtype(jnp.int_)
+    if isinstance(value, float):
+        return jnp.dtype(jnp.float_) if hasattr(jnp, "float_") else jnp.dtype(jnp.float64)
+    return np.asarray(value).dtype
+
+
+def assert_tree_close(got, expected, rtol=1e-12, atol=0.0):
+    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
+    exp_leaves, exp_tree = jax.tree_util.tree_flatten(expected)
+    assert got_tree == exp_tree, f"structure differs: {got_tree} != {exp_tree}"
+    for g, e in zip(got_leaves, exp_leaves):
+        g_arr = np.asarray(g)
+        assert g_arr.dtype == expected_dtype(e), f"dtype {g_arr.dtype} != {expected_dtype(e)} ({g!r} vs {e!r})"
+        assert g_arr.shape == np.shape(e), f"shape {g_arr.shape} != {np.shape(e)}"
+        if np.issubdtype(g_arr.dtype, np.inexact):
+            np.testing.assert_allclose(g_arr, np.asarray(e), rtol=rtol, atol=atol)
+        else:
+            np.testing.assert_array_equal(g_arr, np.asarray(e))
+
+
+def check(fn, *args, rtol=1e-12, atol=0.0, **jit_options):
+    """Asserts `refscript.jit(fn)(*args)` equals `fn(*copies_of_args)`; returns the result."""
+    expected = fn(*copies(args))
+    snapshot = copies(args)
+    got = refscript.jit(fn, **jit_options)(*args)
+    assert_tree_close(got, expected, rtol=rtol, atol=atol)
+    for before, after in zip(snapshot, args):
+        if isinstance(before, np.ndarray):
+            np.testing.assert_array_equal(after, before, err_msg="the caller's array was modified")
+    return got
+
+
+def numerical_grad(f, x, eps=1e-6):
+    """Central finite differences of scalar `f` at float64 array `x`."""
+    x = np.asarray(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[idx] = eps
+        grad[idx] = (float(f(x + step)) - float(f(x - step))) / (2 * eps)
+    return grad
+
+
+def check_grad(fn, x, *rest, argnum=0, rtol=1e-6, atol=1e-8):
+    """Asserts `jax.grad` of the compiled `fn` (a scalar function) matches finite differences."""
+    compiled = refscript.jit(fn)
+
+    def scalar(v):
+        args = list(rest)
+        args.insert(argnum, v)
+        return compiled(*args)
+
+    got = jax.grad(scalar)(jnp.asarray(x, jnp.float64))
+    expected = numerical_grad(lambda v: fn(*_insert(rest, argnum, v.copy())), x)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=rtol, atol=atol)
+    return got
+
+
+def _insert(rest, argnum, value):
+    args = list(copies(rest))
+    args.insert(argnum, value)
+    return args
+
+
+def check_vmap(fn, batched, *rest, in_axis=0, rtol=1e-12, atol=0.0):
+    """Asserts `jax.vmap` of the compiled `fn` over `batched` equals a Python loop over the batch."""
+    compiled = refscript.jit(fn)
+    got = jax.vmap(lambda b: compiled(b, *rest), in_axes=in_axis)(batched)
+    moved = np.moveaxis(np.asarray(batched), in_axis, 0)
+    expected = [fn(np.array(b), *copies(rest)) for b in moved]
+    expected = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *expected) if expected else None
+    got_leaves = jax.tree_util.tree_leaves(got)
+    exp_leaves = jax.tree_util.tree_leaves(expected)
+    assert len(got_leaves) == len(exp_leaves)
+    for g, e in zip(got_leaves, exp_leaves):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=rtol, atol=atol)
+    return got
