@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import jax
 from jax._src import core as _core
+from jax._src.interpreters import ad as _ad
 from jax._src.state import discharge as _discharge
 
 TESTED_JAX_VERSIONS = ("0.10.2",)
@@ -41,6 +42,23 @@ def eval_jaxpr(closed_jaxpr, args):
 def is_tracer(value) -> bool:
     """Whether `value` is an abstract value being traced (so Python cannot branch on it)."""
     return isinstance(value, _core.Tracer)
+
+
+def is_reverse_mode_tracer(value) -> bool:
+    """Whether `value` is being traced for reverse-mode differentiation (`grad`, `vjp`, `jacrev`).
+
+    With direct linearization (the default since JAX 0.5), reverse mode traces
+    with `LinearizeTracer`; forward mode (`jvp`, `jacfwd`) uses `JVPTracer`.
+    """
+    return isinstance(value, _ad.LinearizeTracer)
+
+
+def needs_python_value(error: BaseException) -> bool:
+    """Whether tracing failed because code needed a concrete Python value from a traced one."""
+    if isinstance(error, CONCRETIZATION_ERRORS):
+        return True
+    # Slicing with traced bounds (`x[:i]` inside a compiled loop) raises a plain IndexError.
+    return isinstance(error, IndexError) and "must be static integers" in str(error)
 
 
 # The message JAX raises when reverse-mode differentiation meets a while loop

@@ -16,10 +16,12 @@ import functools
 import inspect
 
 import jax
+import jax.numpy as jnp
 
 from refscript import _jax_internal, transpiler
-from refscript.errors import ReverseModeLoopError
+from refscript.errors import Location, ReverseModeLoopError, UndefinedVariableError
 from refscript.runtime import tracing
+from refscript.runtime.undefined import Undefined
 
 # A function whose trace keeps restarting is a refscript bug, not the user's.
 _MAX_RESTARTS = 64
@@ -70,10 +72,47 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         static, dynamic = self._split(args, kwargs)
+        out = self._jitted(static, dynamic)
+        if self._dynamic_loops and any(
+            _jax_internal.is_reverse_mode_tracer(leaf) for leaf in jax.tree_util.tree_leaves(dynamic)
+        ):
+            self._check_reverse_mode(static, dynamic)
+        return out
+
+    def _check_reverse_mode(self, static, dynamic) -> None:
+        """Raises `ReverseModeLoopError` if reverse mode must go through a run-time-length loop.
+
+        JAX finds out only after this call has returned (when it partially
+        evaluates the linearized program), and says nothing of where the loop is.
+        So attempt the same reverse-mode trace abstractly here, where the user's
+        loop lines are known.
+        """
+        flat, tree = jax.tree_util.tree_flatten(dynamic)
+        wrt = [
+            i for i, leaf in enumerate(flat)
+            if _jax_internal.is_reverse_mode_tracer(leaf) and jnp.issubdtype(jax.typeof(leaf).dtype, jnp.inexact)
+        ]
+        if not wrt:
+            return
+        abstract = [jax.ShapeDtypeStruct(jax.typeof(leaf).shape, jax.typeof(leaf).dtype) for leaf in flat]
+
+        def reverse_mode(*flat_args):
+            def total(*diff):
+                args = list(flat_args)
+                for i, value in zip(wrt, diff):
+                    args[i] = value
+                out = self._jitted(static, jax.tree_util.tree_unflatten(tree, args))
+                leaves = [jnp.sum(jnp.real(leaf)) for leaf in jax.tree_util.tree_leaves(out)
+                          if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
+                return sum(leaves, jnp.zeros((), jnp.float32))
+
+            # The error appears only when the linearized program is transposed.
+            return jax.grad(total, argnums=tuple(range(len(wrt))))(*[flat_args[i] for i in wrt])
+
         try:
-            return self._jitted(static, dynamic)
+            jax.eval_shape(reverse_mode, *abstract)
         except ValueError as error:
-            if _jax_internal.REVERSE_MODE_WHILE_MESSAGE in str(error) and self._dynamic_loops:
+            if _jax_internal.REVERSE_MODE_WHILE_MESSAGE in str(error):
                 raise self._reverse_mode_error() from None
             raise
 
@@ -119,7 +158,16 @@ class JitFunction:
         flat, tree = jax.tree_util.tree_flatten(dynamic)
 
         def ref_program(*flat_args):
-            return self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
+            out = self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
+            for leaf in jax.tree_util.tree_leaves(out):
+                if isinstance(leaf, Undefined):
+                    raise UndefinedVariableError(
+                        f"{self.__name__} returns variable {leaf.name!r}, which is not bound on "
+                        "every path that reaches the return",
+                        Location(self._conversion.filename, self._fn.__code__.co_firstlineno),
+                        f"assign {leaf.name!r} before the loop or branch, or on every branch of the `if`",
+                    )
+            return out
 
         return trace_ref_program(ref_program, flat)
 

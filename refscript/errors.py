@@ -36,7 +36,14 @@ def caller_location(depth: int = 2) -> Location:
     calling frame's position is the user's line.
     """
     frame = sys._getframe(depth)
-    return Location(frame.f_code.co_filename, frame.f_lineno)
+    column = 0
+    positions = getattr(frame.f_code, "co_positions", None)  # Python 3.11+
+    if positions is not None:
+        for index, (_, _, col, _) in enumerate(positions()):
+            if index == frame.f_lasti // 2:
+                column = col or 0
+                break
+    return Location(frame.f_code.co_filename, frame.f_lineno, column)
 
 
 def format_message(message: str, location: Location | None, hint: str | None) -> str:

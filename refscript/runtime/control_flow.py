@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from refscript._jax_internal import CONCRETIZATION_ERRORS, is_tracer
+from refscript._jax_internal import is_tracer, needs_python_value
 from refscript.errors import Location, LoopVariableTypeError, RefscriptError, caller_location
 from refscript.runtime import tracing
 
@@ -134,7 +134,9 @@ def _static_range_loop(r: builtins.range, body, writes, location: Location) -> N
             index = _index_of(r.start, r.step)
             _compiled_loop(trip, lambda k: body(index(k)), writes, location)
             return
-        except CONCRETIZATION_ERRORS as error:
+        except Exception as error:
+            if not needs_python_value(error):
+                raise
             if trip > UNROLL_LIMIT:
                 error.add_note(
                     f"refscript: the loop at {location} needs its index as a Python value, and "

@@ -29,7 +29,7 @@ class Undefined:
         )
 
     __getattr__ = __getitem__ = __setitem__ = __call__ = __iter__ = __len__ = _fail
-    __bool__ = __index__ = __int__ = __float__ = __array__ = __jax_array__ = _fail
+    __bool__ = __index__ = __int__ = __float__ = __array__ = _fail
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _fail
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail
     __pow__ = __rpow__ = __matmul__ = __rmatmul__ = __neg__ = __pos__ = __abs__ = _fail

@@ -1,0 +1,552 @@
+"""Loops (`for` over ranges, `while`, nesting) compared against plain Python.
+
+Every test runs the undecorated function as Python on NumPy copies and through
+`refscript.jit` (see `oracle.check`). Bounds passed as Python ints are static;
+bounds passed as `np.int64` (or with `static_scalars=False`) are traced.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import refscript
+from oracle import check
+
+# ---------------------------------------------------------------------------
+# for i in range(...)
+# ---------------------------------------------------------------------------
+
+
+def range_stop_sum(x, n):
+    s = 0.0
+    c = 0
+    for i in range(n):
+        s = s * 0.5 + x[i] * (i + 1)
+        c += 1
+    return s, c
+
+
+def range_start_stop_sum(x, start, stop):
+    s = 0.0
+    c = 0
+    for i in range(start, stop):
+        s = s * 0.5 + x[i] * (i + 1)
+        c += 1
+    return s, c
+
+
+def range_step_sum(x, start, stop, step):
+    # Order dependent (s * 0.5), so the direction of the loop matters.
+    s = 0.0
+    c = 0
+    for i in range(start, stop, step):
+        s = s * 0.5 + x[i] * (c + 1)
+        c += 1
+    return s, c
+
+
+def range_step_last_index(x, start, stop, step):
+    last = -100
+    for i in range(start, stop, step):
+        last = i
+    return last
+
+
+STOPS = [0, 1, 2, 8]
+START_STOP = [(0, 8), (3, 8), (3, 4), (5, 5), (6, 2), (7, 8)]
+START_STOP_STEP = [
+    (0, 8, 1),
+    (1, 8, 2),
+    (0, 8, 3),
+    (2, 3, 5),  # one trip, step > distance
+    (7, -1, -1),  # 7..0
+    (7, 0, -3),  # 7, 4, 1
+    (7, -1, -2),  # 7, 5, 3, 1
+    (3, 2, -1),  # one trip downwards
+    (2, 2, 1),  # zero trip
+    (5, 2, 1),  # zero trip: stop below start
+    (2, 5, -1),  # zero trip: negative step upwards
+    (2, 2, -1),  # zero trip
+]
+
+
+def _bound_kinds():
+    return ["static", "np.int64", "jnp", "static_scalars=False"]
+
+
+def _bounds(kind, *values):
+    """Returns (args, jit_options) for the bounds `values` passed as `kind`."""
+    if kind == "static":
+        return tuple(values), {}
+    if kind == "np.int64":
+        return tuple(np.int64(v) for v in values), {}
+    if kind == "jnp":
+        return tuple(jnp.asarray(v, jnp.int64) for v in values), {}
+    return tuple(values), {"static_scalars": False}
+
+
+@pytest.mark.parametrize("kind", _bound_kinds())
+@pytest.mark.parametrize("n", STOPS)
+def test_range_stop(rng, n, kind):
+    bounds, options = _bounds(kind, n)
+    check(range_stop_sum, rng.normal(size=8), *bounds, **options)
+
+
+@pytest.mark.parametrize("kind", _bound_kinds())
+@pytest.mark.parametrize("start,stop", START_STOP)
+def test_range_start_stop(rng, start, stop, kind):
+    bounds, options = _bounds(kind, start, stop)
+    check(range_start_stop_sum, rng.normal(size=8), *bounds, **options)
+
+
+@pytest.mark.parametrize("kind", _bound_kinds())
+@pytest.mark.parametrize("start,stop,step", START_STOP_STEP)
+def test_range_start_stop_step(rng, start, stop, step, kind):
+    bounds, options = _bounds(kind, start, stop, step)
+    check(range_step_sum, rng.normal(size=8), *bounds, **options)
+
+
+@pytest.mark.parametrize("kind", ["static", "np.int64"])
+@pytest.mark.parametrize("start,stop,step", START_STOP_STEP)
+def test_range_step_last_index(rng, start, stop, step, kind):
+    bounds, options = _bounds(kind, start, stop, step)
+    check(range_step_last_index, rng.normal(size=8), *bounds, **options)
+
+
+@pytest.mark.parametrize(
+    "start,stop,step",
+    [(np.int64(1), 8, 2), (1, np.int64(8), 2), (1, 8, np.int64(2)), (7, np.int64(-1), -2), (np.int64(7), 0, -3)],
+)
+def test_range_mixed_static_and_traced_bounds(rng, start, stop, step):
+    check(range_step_sum, rng.normal(size=8), start, stop, step)
+
+
+def loop_index_after_loop(x, n):
+    for i in range(n):
+        x = x + i
+    return i, x
+
+
+def loop_index_after_loop_step(x, n):
+    for i in range(n, 0, -2):
+        x = x * 0.5 + i
+    return i, x
+
+
+@pytest.mark.parametrize("kind", ["static", "np.int64"])
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_loop_index_used_after_loop(rng, n, kind):
+    bounds, options = _bounds(kind, n)
+    check(loop_index_after_loop, rng.normal(size=3), *bounds, **options)
+    check(loop_index_after_loop_step, rng.normal(size=3), *bounds, **options)
+
+
+def range_over_shape(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s * 0.5 + x[i]
+    return s
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 50])
+def test_range_over_array_shape(rng, size):
+    check(range_over_shape, rng.normal(size=size))
+
+
+def many_trips(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i % 7] * 1e-3
+    return s
+
+
+def test_many_trips_static_bound_beyond_unroll_limit(rng):
+    check(many_trips, rng.normal(size=7), 5000)
+
+
+def test_many_trips_traced_bound(rng):
+    check(many_trips, rng.normal(size=7), np.int64(5000))
+
+
+def range_traced_bound_from_data(x, counts):
+    # The trip count comes from data read inside the function.
+    s = 0.0
+    for i in range(counts[0]):
+        s += x[i]
+    return s
+
+
+@pytest.mark.parametrize("count", [0, 1, 4])
+def test_range_bound_read_from_array(rng, count):
+    check(range_traced_bound_from_data, rng.normal(size=6), np.array([count, 9]))
+
+
+# ---------------------------------------------------------------------------
+# Nested loops
+# ---------------------------------------------------------------------------
+
+
+def nested2(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            s = s * 0.9 + a[i, j] * (i - 2 * j)
+    return s
+
+
+def nested2_triangular(a):
+    # The inner bound depends on the outer (compiled) index.
+    s = 0.0
+    count = 0
+    for i in range(a.shape[0]):
+        for j in range(i):
+            s = s * 0.9 + a[i, j]
+            count += 1
+    return s, count
+
+
+def nested2_inner_start(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        for j in range(i + 1, a.shape[1]):
+            s = s + a[i, j] * (j - i)
+    return s
+
+
+def nested3(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                s = s * 0.95 + a[i, j, k] * (i + 2 * j - k)
+    return s
+
+
+def nested3_traced_bounds(a, n, m, p):
+    out = a.copy()
+    for i in range(n):
+        for j in range(m):
+            for k in range(p):
+                out[i, j, k] = out[i, j, k] * 2 + i * 100 + j * 10 + k
+    return out
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (3, 4), (5, 2)])
+def test_nested2(rng, shape):
+    a = rng.normal(size=shape)
+    check(nested2, a)
+    check(nested2_inner_start, a)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 4), (6, 6)])
+def test_nested2_triangular(rng, shape):
+    check(nested2_triangular, rng.normal(size=shape))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 3, 4), (3, 1, 2)])
+def test_nested3(rng, shape):
+    check(nested3, rng.normal(size=shape))
+
+
+@pytest.mark.parametrize("kind", ["static", "np.int64"])
+@pytest.mark.parametrize("nmp", [(0, 2, 2), (2, 3, 4), (2, 0, 1), (1, 1, 1)])
+def test_nested3_traced_bounds(rng, nmp, kind):
+    bounds, options = _bounds(kind, *nmp)
+    check(nested3_traced_bounds, rng.normal(size=(2, 3, 4)), *bounds, **options)
+
+
+# ---------------------------------------------------------------------------
+# while
+# ---------------------------------------------------------------------------
+
+
+def while_traced_condition(x, limit):
+    s = 0.0
+    k = 0
+    while s < limit:
+        s += x[k % x.shape[0]]
+        k += 1
+    return s, k
+
+
+@pytest.mark.parametrize("limit", [-1.0, 0.0, 0.5, 3.0, 40.0])
+def test_while_traced_condition(rng, limit):
+    x = rng.uniform(0.1, 1.0, size=5)
+    check(while_traced_condition, x, limit)
+
+
+def while_counting(x, n):
+    i = 0
+    s = 0.0
+    while i < n:
+        s = s * 0.5 + x[i]
+        i += 1
+    return s, i
+
+
+@pytest.mark.parametrize("kind", _bound_kinds())
+@pytest.mark.parametrize("n", [0, 1, 6])
+def test_while_counting(rng, n, kind):
+    bounds, options = _bounds(kind, n)
+    check(while_counting, rng.normal(size=6), *bounds, **options)
+
+
+def while_counting_down(x, n):
+    out = x.copy()
+    while n > 0:
+        n -= 1
+        out[n] = out[n] * 2 + n
+    return out, n
+
+
+@pytest.mark.parametrize("kind", ["static", "np.int64"])
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_while_counting_down_mutates_parameter(rng, n, kind):
+    bounds, options = _bounds(kind, n)
+    check(while_counting_down, rng.normal(size=4), *bounds, **options)
+
+
+def while_zero_trip(x):
+    s = x[0]
+    while s > 1e9:
+        s = s - 1.0
+    return s
+
+
+def test_while_zero_trip(rng):
+    check(while_zero_trip, rng.normal(size=3))
+
+
+def while_collatz(n):
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return n, steps
+
+
+@pytest.mark.parametrize("n", [1, 6, 27])
+def test_while_collatz(n):
+    check(while_collatz, n)  # static: runs as Python
+    check(while_collatz, np.int64(n))  # traced condition and branch
+
+
+def while_in_for(x, limit):
+    counts = np.zeros(x.shape[0], dtype=np.int64)
+    for i in range(x.shape[0]):
+        v = x[i]
+        while v < limit:
+            v = v * 2.0
+            counts[i] += 1
+    return counts
+
+
+def test_while_nested_in_for(rng):
+    check(while_in_for, rng.uniform(0.01, 2.0, size=6), 3.0)
+
+
+def while_in_for_uses_index(x):
+    total = 0
+    for i in range(x.shape[0]):
+        j = 0
+        while j < i:
+            total += j * i
+            j += 1
+    return total
+
+
+@pytest.mark.parametrize("size", [0, 1, 5])
+def test_while_bounded_by_for_index(rng, size):
+    check(while_in_for_uses_index, rng.normal(size=size))
+
+
+def for_in_while(x, limit):
+    s = 0.0
+    rounds = 0
+    while s < limit:
+        for i in range(x.shape[0]):
+            s = s + x[i]
+        rounds += 1
+    return s, rounds
+
+
+@pytest.mark.parametrize("limit", [0.0, 1.0, 10.0])
+def test_for_nested_in_while(rng, limit):
+    check(for_in_while, rng.uniform(0.1, 1.0, size=4), limit)
+
+
+def nested_while(n, m):
+    i = 0
+    total = 0
+    while i < n:
+        j = 0
+        while j < m:
+            total += i * m + j
+            j += 1
+        i += 1
+    return total, i
+
+
+@pytest.mark.parametrize("n,m", [(0, 3), (3, 0), (3, 4)])
+def test_nested_while(n, m):
+    check(nested_while, n, m)
+    check(nested_while, np.int64(n), np.int64(m))
+
+
+# ---------------------------------------------------------------------------
+# Loops whose body needs the index as a Python value
+# ---------------------------------------------------------------------------
+
+
+def python_list_of_arrays(x, ws):
+    y = x
+    for k in range(3):
+        y = y * ws[k] + k
+    return y
+
+
+def test_range_indexing_python_list_of_arrays(rng):
+    ws = [rng.normal(size=4) for _ in range(3)]
+    check(python_list_of_arrays, rng.normal(size=4), ws)
+
+
+def test_range_indexing_python_tuple_of_arrays(rng):
+    ws = tuple(rng.normal(size=4) for _ in range(3))
+    check(python_list_of_arrays, rng.normal(size=4), ws)
+
+
+def python_shape_index(x):
+    total = 0
+    s = 0.0
+    for k in range(x.ndim):
+        total += x.shape[k]
+        s = s + x.sum(axis=k).sum() * (k + 1)
+    return total, s
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+def test_range_indexing_shape(rng, shape):
+    check(python_shape_index, rng.normal(size=shape))
+
+
+def python_local_list(x):
+    scales = [1.0, -2.0, 0.5]
+    names = (3, 1, 2)
+    out = x.copy()
+    for k in range(len(scales)):
+        out[names[k]] = out[names[k]] * scales[k]
+    return out
+
+
+def test_range_indexing_local_python_list(rng):
+    check(python_local_list, rng.normal(size=5))
+
+
+def python_list_append(x):
+    parts = []
+    for k in range(3):
+        parts.append(x * k)
+    return parts[0] + parts[1] + parts[2]
+
+
+def test_loop_building_python_list(rng):
+    check(python_list_append, rng.normal(size=4))
+
+
+def for_over_array_rows(a):
+    s = 0.0
+    for row in a:
+        s = s * 0.5 + row.sum()
+    return s
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (4, 3)])
+def test_for_over_array_rows(rng, shape):
+    check(for_over_array_rows, rng.normal(size=shape))
+
+
+# ---------------------------------------------------------------------------
+# refscript.static_range
+# ---------------------------------------------------------------------------
+
+
+def static_range_sum(x, n):
+    s = 0.0
+    for i in refscript.static_range(n):
+        s = s * 0.5 + x[i] * (i + 1)
+    return s, i
+
+
+def static_range_step(x):
+    out = x.copy()
+    for i in refscript.static_range(x.shape[0] - 1, -1, -2):
+        out[i] = out[i] + out[(i + 1) % x.shape[0]]
+    return out
+
+
+def static_range_python_index(x, ws):
+    y = x
+    for k in refscript.static_range(len(ws)):
+        y = y @ ws[k]
+    return y
+
+
+def _has_loop_primitive(jaxpr) -> bool:
+    text = str(jaxpr)
+    return "while[" in text or "scan[" in text or "while_loop" in text
+
+
+@pytest.mark.parametrize("n", [1, 3, 6])
+def test_static_range_unrolls(rng, n):
+    x = rng.normal(size=6)
+    check(static_range_sum, x, n)
+    assert not _has_loop_primitive(refscript.make_jaxpr(static_range_sum)(x, n))
+
+
+def test_plain_range_compiles_a_loop(rng):
+    # Counterpart of the test above: the same loop with `range` is not unrolled.
+    x = rng.normal(size=6)
+    assert _has_loop_primitive(refscript.make_jaxpr(range_stop_sum)(x, 6))
+
+
+@pytest.mark.parametrize("size", [1, 4, 5])
+def test_static_range_negative_step(rng, size):
+    check(static_range_step, rng.normal(size=size))
+
+
+def test_static_range_python_index(rng):
+    ws = [rng.normal(size=(3, 3)) for _ in range(4)]
+    check(static_range_python_index, rng.normal(size=3), ws, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# float32 stays float32
+# ---------------------------------------------------------------------------
+
+
+def f32_prefix_and_total(x):
+    out = x.copy()
+    total = 0.0
+    for i in range(1, x.shape[0]):
+        out[i] = out[i] + out[i - 1]
+    k = 0
+    while k < x.shape[0]:
+        total += x[k]
+        k += 1
+    return out, total
+
+
+def test_float32_loops_stay_float32(rng):
+    got = check(f32_prefix_and_total, rng.normal(size=7).astype(np.float32), rtol=1e-5)
+    assert np.asarray(got[0]).dtype == np.float32
+    assert np.asarray(got[1]).dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["static", "np.int64"])
+def test_float32_traced_bound_loop(rng, kind):
+    bounds, options = _bounds(kind, 5)
+    got = check(range_stop_sum, rng.normal(size=8).astype(np.float32), *bounds, rtol=1e-5, **options)
+    assert np.asarray(got[0]).dtype == np.float32
