@@ -57,6 +57,8 @@ def parse_function(fn) -> ParsedFunction:
                 sub.end_lineno += line_offset
             if getattr(sub, "col_offset", None) is not None:
                 sub.col_offset += indent
+            if getattr(sub, "end_col_offset", None) is not None:
+                sub.end_col_offset += indent
     return ParsedFunction(node=node, filename=code.co_filename, source=dedented)
 
 
