@@ -23,11 +23,19 @@ def smooth_with_resets(x, alpha, threshold):
     """Exponential moving average of `x` that restarts at any jump larger than `threshold`."""
     out = x.copy()
     for i in range(1, x.shape[0]):
-        if abs(x[i] - out[i - 1]) > threshold:
-            out[i] = x[i]  # a level shift: start again from the new value
+        prev = out[i - 1]
+        if abs(x[i] - prev) > threshold:
+            value = x[i]  # a level shift: start again from the new value
         else:
-            out[i] = alpha * x[i] + (1 - alpha) * out[i - 1]
+            value = alpha * x[i] + (1 - alpha) * prev
+        out[i] = value
     return out
+
+
+# Note: the branch chooses a scalar and the array is written once after the `if`.
+# Writing `out[i] = ...` inside both branches also works, but today refscript then
+# lowers the `if` to a `lax.cond` that carries the whole array, and XLA copies it
+# on every iteration (quadratic time: ~3 s instead of ~1 ms at n = 100,000 on CPU).
 
 
 smooth_compiled = refscript.jit(smooth_with_resets)
@@ -60,7 +68,7 @@ def main(argv=None) -> int:
     alpha, threshold = 0.1, 4.0
 
     # Plain Python on NumPy (the reference), then the compiled version.
-    plain_s = best_time(smooth_with_resets, x, alpha, threshold)
+    plain_s = best_time(smooth_with_resets, x, alpha, threshold, repeats=3)
     expected = smooth_with_resets(x, alpha, threshold)
 
     start = time.perf_counter()

@@ -3,7 +3,7 @@
 JAX Ref indexing accepts ints, traced ints, static slices, `...` and integer
 arrays, but it does not broadcast the right-hand side, and it clamps
 out-of-bounds indices silently. Here static indices are checked (IndexError at
-the user's line, as NumPy raises), negative traced indices are wrapped, the
+the user's line, as NumPy raises), the
 right-hand side is broadcast and cast to the array's dtype (NumPy's same-kind-or-
 truncate assignment), and a boolean mask the size of the array becomes a select.
 """
@@ -72,7 +72,7 @@ def normalize(index, shape: tuple, location: Location | None):
                 raise IndexingError(
                     f"arrays used as indices must be of integer type, got {value.dtype}", location
                 )
-            result.append(jnp.where(value < 0, value + size, value))
+            result.append(value)  # JAX's Ref indexing wraps negative traced indices itself
         dim += 1
     return tuple(result)
 
