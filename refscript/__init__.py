@@ -1,5 +1,8 @@
 """refscript: imperative Python loops, branches and in-place updates, compiled with JAX Refs."""
 
+import os as _os
+
+from refscript import _jax_internal
 from refscript import errors as errors
 from refscript.api import (
     JitFunction as JitFunction,
@@ -10,3 +13,5 @@ from refscript.api import (
 from refscript.runtime.control_flow import static_range as static_range
 
 __version__ = "0.1.0"
+
+_jax_internal.hide_frames_of(_os.path.dirname(__file__))

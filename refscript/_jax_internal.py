@@ -17,10 +17,22 @@ from __future__ import annotations
 
 import jax
 from jax._src import core as _core
+from jax._src import traceback_util as _traceback_util
 from jax._src.interpreters import ad as _ad
 from jax._src.state import discharge as _discharge
 
 TESTED_JAX_VERSIONS = ("0.10.2",)
+
+
+def hide_frames_of(directory: str) -> None:
+    """Hides frames of files under `directory` in the tracebacks JAX filters for users.
+
+    JAX removes its own frames from tracebacks of errors raised while tracing
+    (`JAX_TRACEBACK_FILTERING`); registering refscript's package there means a
+    user's error inside a compiled loop shows the user's lines, not refscript's
+    runtime. `jax._src.traceback_util.register_exclusion(path)` in 0.10.
+    """
+    _traceback_util.register_exclusion(directory)
 
 
 def discharge_state(closed_jaxpr):

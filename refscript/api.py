@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from refscript import _jax_internal, transpiler
-from refscript.errors import Location, ReverseModeLoopError, UndefinedVariableError
+from refscript.errors import Location, RefscriptError, ReverseModeLoopError, UndefinedVariableError
 from refscript.runtime import tracing
 from refscript.runtime.undefined import Undefined
 
@@ -231,7 +231,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True):
         )
     if isinstance(fn, JitFunction):
         return fn
-    return JitFunction(fn, static_argnums, static_argnames, static_scalars)
+    try:
+        return JitFunction(fn, static_argnums, static_argnames, static_scalars)
+    except RefscriptError as error:
+        # The message points at the user's code; refscript's own frames are noise.
+        raise error.with_traceback(None) from None
 
 
 def make_jaxpr(fn, *, discharged: bool = False, **jit_options):

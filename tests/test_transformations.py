@@ -179,6 +179,33 @@ def traced_while_sum(x, limit):
     return s
 
 
+def triangular_total(x):
+    # Only static bounds (x.shape[0] and the loop index), yet the inner bound is the outer index.
+    out = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(i):
+            out[i] += out[j] * x[i] * 0.25
+    return (out * out).sum()
+
+
+def loop_and_plain_output(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i]
+    return s, (x * x * x).sum()
+
+
+def while_fill(x, limit):
+    out = x * 0.0
+    i = 0
+    total = 0.0
+    while total < limit:
+        out[i] = total
+        total += x[i]
+        i += 1
+    return out
+
+
 def _line_of(fn, text):
     """The absolute line number in this file of the first line of `fn` containing `text`."""
     lines, start = inspect.getsourcelines(fn)
@@ -328,6 +355,9 @@ VECTOR_CASES = [
     pytest.param(branch_write, lambda rng: (away_from_zero(rng, 6) * 1.3 + 0.05,), 0, id="traced_if_write"),
     pytest.param(nested_matvec, lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=4)), 0, id="nested_wrt_w"),
     pytest.param(nested_matvec, lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=4)), 1, id="nested_wrt_x"),
+]
+
+FORWARD_ONLY_CASES = [
     pytest.param(nested_triangular, lambda rng: (rng.normal(size=5),), 0, id="nested_triangular"),
 ]
 
@@ -380,12 +410,38 @@ def test_vjp_matches_finite_differences(fn, make_args, argnum, rng):
     assert_unchanged(snapshot, args)
 
 
+TRIANGULAR_BUG = (
+    "BUG: reverse mode fails through nested loops whose bounds are all static (`for i in "
+    "range(x.shape[0]): for j in range(i)`): the outer loop is compiled to a fori_loop, so the "
+    "inner bound `i` is traced and grad raises ReverseModeLoopError (\"its trip count depends on "
+    "traced values\"), though the user passed no traced bound"
+)
+
+
+@pytest.mark.xfail(reason=TRIANGULAR_BUG, strict=True)
+def test_grad_nested_loop_with_index_dependent_static_bound(rng):
+    check_grad(triangular_total, rng.normal(size=5))
+
+
+@pytest.mark.xfail(reason=TRIANGULAR_BUG, strict=True)
+def test_jacrev_nested_loop_with_index_dependent_static_bound(rng):
+    x = rng.normal(size=5)
+    got = jax.jacrev(refscript.jit(nested_triangular))(x)
+    np.testing.assert_allclose(np.asarray(got), fd_jacobian(nested_triangular, x), rtol=RTOL, atol=ATOL)
+
+
+def test_forward_mode_nested_loop_with_index_dependent_static_bound(rng):
+    x = rng.normal(size=5)
+    got = jax.jacfwd(refscript.jit(triangular_total))(x)
+    np.testing.assert_allclose(np.asarray(got), numerical_grad(triangular_total, x), rtol=RTOL, atol=ATOL)
+
+
 # --------------------------------------------------------------------------
 # Forward mode: jvp, jacfwd, hessian (JAX fails natively on functions creating Refs).
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn, make_args, argnum", VECTOR_CASES)
+@pytest.mark.parametrize("fn, make_args, argnum", VECTOR_CASES + FORWARD_ONLY_CASES)
 def test_jvp_and_jacfwd_match_finite_differences(fn, make_args, argnum, rng):
     args = make_args(rng)
     snapshot = copies(args)
@@ -495,6 +551,16 @@ def test_vmap_while_over_array(batch, axes, rng):
         x = rng.uniform(0.2, 1.0, size=n)
     limit = rng.uniform(0.5, 1.5, size=batch) if axes[1] == 0 else 1.2
     check_vmap_axes(first_exceed, (x, limit), axes)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("axes", [(0, 0), (1, None), (None, 0)])
+def test_vmap_while_writing_array(batch, axes, rng):
+    n = 6
+    x = {0: rng.uniform(0.2, 1.0, size=(batch, n)), 1: rng.uniform(0.2, 1.0, size=(n, batch)),
+         None: rng.uniform(0.2, 1.0, size=n)}[axes[0]]
+    limit = np.array([0.1, 1.0, 2.5][:batch] if batch == 3 else [1.3]) if axes[1] == 0 else 1.3
+    check_vmap_axes(while_fill, (x, limit), axes)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -700,15 +766,6 @@ def _reverse_mode_calls(f, x, bound):
 
 REVERSE_MODES = ["grad", "value_and_grad", "vjp", "jacrev", "jit_grad"]
 
-REVERSE_MODE_BUG = (
-    "BUG: reverse mode through a loop with a traced trip count raises JAX's plain ValueError "
-    "('Reverse-mode differentiation does not work for lax.while_loop ...') instead of "
-    "ReverseModeLoopError: JAX raises it after JitFunction.__call__ has returned (during "
-    "linearize/transpose), so the except clause in __call__ never sees it"
-)
-
-
-@pytest.mark.xfail(reason=REVERSE_MODE_BUG, strict=True)
 @pytest.mark.parametrize("mode", REVERSE_MODES)
 def test_reverse_mode_traced_for_bound_raises(mode, rng):
     x = rng.normal(size=6)
@@ -718,7 +775,6 @@ def test_reverse_mode_traced_for_bound_raises(mode, rng):
     assert_points_at(info.value, FOR_LINE)
 
 
-@pytest.mark.xfail(reason=REVERSE_MODE_BUG, strict=True)
 @pytest.mark.parametrize("mode", REVERSE_MODES)
 def test_reverse_mode_traced_while_raises(mode, rng):
     x = rng.normal(size=6)
@@ -768,6 +824,95 @@ def test_jacfwd_of_vector_output_with_traced_bound(rng):
     got = jax.jacfwd(f)(x, 4)
     np.testing.assert_allclose(np.asarray(got), fd_jacobian(lambda v: prefix_cumsum(v, 4), x),
                                rtol=RTOL, atol=ATOL)
+
+
+def test_forward_over_forward_and_hessian_with_traced_bound(rng):
+    x = rng.normal(size=5)
+    f = refscript.jit(prefix_square_sum, static_scalars=False)
+    got = jax.jacfwd(jax.jacfwd(f))(x, 3)
+    np.testing.assert_allclose(np.asarray(got), fd_hessian(lambda v: prefix_square_sum(v, 3), x),
+                               rtol=1e-5, atol=1e-6)
+    # jax.hessian is jacfwd(jacrev(...)): reverse mode, so it must refuse with the location.
+    with pytest.raises(ReverseModeLoopError) as info:
+        jax.hessian(f)(x, 3)
+    assert_points_at(info.value, FOR_LINE)
+
+
+WRAPPED_REVERSE_BUG = (
+    "BUG: when the refscript function is called under jax.jit / jax.vmap / jax.checkpoint inside "
+    "jax.grad, its arguments are not LinearizeTracers, so JitFunction._check_reverse_mode never "
+    "runs and JAX's plain ValueError ('Reverse-mode differentiation does not work for "
+    "lax.while_loop or lax.fori_loop with dynamic start/stop values') escapes, without the loop's "
+    "file and line"
+)
+
+_compiled_prefix = refscript.jit(prefix_square_sum, static_scalars=False)
+
+
+@jax.jit
+def _jitted_prefix_user(x, n):
+    return _compiled_prefix(x, n) * 2.0
+
+
+def _wrapped_grad_calls():
+    def grad_of_jax_jit(x):
+        jax.grad(jax.jit(_compiled_prefix))(x, 4)
+
+    def grad_of_jitted_caller(x):
+        jax.grad(_jitted_prefix_user)(x, 4)
+
+    def grad_of_vmap(x):
+        jax.grad(lambda v: jnp.sum(jax.vmap(_compiled_prefix, in_axes=(0, None))(v, 4)))(jnp.stack([x, x]))
+
+    def grad_of_checkpoint(x):
+        jax.grad(jax.checkpoint(_compiled_prefix))(x, 4)
+
+    return dict(jit=grad_of_jax_jit, jitted_caller=grad_of_jitted_caller, vmap=grad_of_vmap,
+                checkpoint=grad_of_checkpoint)
+
+
+@pytest.mark.xfail(reason=WRAPPED_REVERSE_BUG, strict=True)
+@pytest.mark.parametrize("wrapper", ["jit", "jitted_caller", "vmap", "checkpoint"])
+def test_reverse_mode_traced_loop_under_wrapper_raises(wrapper, rng):
+    x = rng.normal(size=6)
+    with pytest.raises(ReverseModeLoopError) as info:
+        _wrapped_grad_calls()[wrapper](x)
+    assert_points_at(info.value, FOR_LINE)
+
+
+@pytest.mark.parametrize("wrapper", ["jit", "jitted_caller", "vmap", "checkpoint"])
+def test_reverse_mode_traced_loop_under_wrapper_refuses(wrapper, rng):
+    # Whatever the exception class, reverse mode must refuse rather than return a wrong gradient.
+    x = rng.normal(size=6)
+    with pytest.raises(ValueError):
+        _wrapped_grad_calls()[wrapper](x)
+
+
+@pytest.mark.xfail(
+    reason="BUG: ReverseModeLoopError is raised when jax.grad differentiates only an output that "
+    "does not go through the traced-bound loop; JAX itself differentiates the same program "
+    "(JitFunction._check_reverse_mode sums *all* outputs, so it tests a different function)",
+    strict=True,
+)
+def test_grad_of_output_not_through_traced_loop(rng):
+    x = rng.normal(size=6)
+    f = refscript.jit(loop_and_plain_output, static_scalars=False)
+    got = jax.grad(lambda v: f(v, 4)[1])(x)
+    expected = numerical_grad(lambda v: loop_and_plain_output(v, 4)[1], x)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_grad_of_output_not_through_traced_loop_native_jax_works(rng):
+    # The same program written with lax directly: JAX differentiates it (so refscript could too).
+    x = rng.normal(size=6)
+
+    def native(v, n):
+        s = jax.lax.fori_loop(0, n, lambda i, s: s + v[i] * v[i], 0.0)
+        return s, jnp.sum(v * v * v)
+
+    got = jax.grad(lambda v: native(v, jnp.asarray(4))[1])(x)
+    expected = numerical_grad(lambda v: loop_and_plain_output(v, 4)[1], x)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=RTOL, atol=ATOL)
 
 
 # --------------------------------------------------------------------------
