@@ -16,9 +16,12 @@ are internal operations.
 from __future__ import annotations
 
 import jax
+from jax.extend.core import Primitive
+from jax.interpreters import ad as _ad_public
+from jax.interpreters import batching as _batching
+from jax.interpreters import mlir as _mlir
 from jax._src import core as _core
 from jax._src import traceback_util as _traceback_util
-from jax._src.interpreters import ad as _ad
 from jax._src.state import discharge as _discharge
 
 TESTED_JAX_VERSIONS = ("0.10.2",)
@@ -43,7 +46,10 @@ def discharge_state(closed_jaxpr):
     `jax._src.state.discharge.discharge_state(closed_jaxpr, *, should_discharge, lower)`
     in 0.10; earlier releases took `(jaxpr, consts)`.
     """
-    return _discharge.discharge_state(closed_jaxpr)
+    # `lower=False` keeps custom_jvp/custom_vjp calls (the user's, and refscript's
+    # reverse-mode guard) instead of inlining them: with `lower=True` (the
+    # default) their custom derivative rules are silently lost.
+    return _discharge.discharge_state(closed_jaxpr, lower=False)
 
 
 def eval_jaxpr(closed_jaxpr, args):
@@ -56,15 +62,6 @@ def is_tracer(value) -> bool:
     return isinstance(value, _core.Tracer)
 
 
-def is_reverse_mode_tracer(value) -> bool:
-    """Whether `value` is being traced for reverse-mode differentiation (`grad`, `vjp`, `jacrev`).
-
-    With direct linearization (the default since JAX 0.5), reverse mode traces
-    with `LinearizeTracer`; forward mode (`jvp`, `jacfwd`) uses `JVPTracer`.
-    """
-    return isinstance(value, _ad.LinearizeTracer)
-
-
 def needs_python_value(error: BaseException) -> bool:
     """Whether tracing failed because code needed a concrete Python value from a traced one."""
     if isinstance(error, CONCRETIZATION_ERRORS):
@@ -73,9 +70,44 @@ def needs_python_value(error: BaseException) -> bool:
     return isinstance(error, IndexError) and "must be static integers" in str(error)
 
 
-# The message JAX raises when reverse-mode differentiation meets a while loop
-# (jax/_src/lax/control_flow/loops.py, `_while_partial_eval`).
-REVERSE_MODE_WHILE_MESSAGE = "Reverse-mode differentiation does not work for lax.while_loop"
+# A marker on the tangents of values that leave a loop with a run-time trip count.
+#
+# JAX cannot transpose such a loop, and says so only when it transposes it, with
+# no hint of which loop. `reverse_mode_guard(x, on_transpose)` is the identity on
+# values and on tangents, but transposing it (which happens before the loop's
+# own transpose, and only if a cotangent really flows into the loop's results)
+# raises `on_transpose()`: refscript's error at the user's loop line. Being part
+# of the jaxpr, it also works under jit, vmap and checkpoint inside grad.
+# Defining a primitive uses `jax.extend.core.Primitive` and the `ad`, `batching`
+# and `mlir` registries (tested on 0.10.2).
+_tangent_guard_p = Primitive("refscript_loop_tangent")
+_tangent_guard_p.def_impl(lambda t, *, on_transpose: t)
+_tangent_guard_p.def_abstract_eval(lambda t, *, on_transpose: t)
+
+
+def _tangent_guard_transpose(ct, t, *, on_transpose):
+    raise on_transpose()
+
+
+_ad_public.deflinear2(_tangent_guard_p, _tangent_guard_transpose)
+_batching.primitive_batchers[_tangent_guard_p] = lambda args, dims, **params: (
+    _tangent_guard_p.bind(*args, **params), dims[0])
+_mlir.register_lowering(_tangent_guard_p, _mlir.lower_fun(lambda t, *, on_transpose: t, multiple_results=False))
+
+
+def reverse_mode_guard(value, on_transpose):
+    """Returns `value`; reverse-mode differentiation through it raises `on_transpose()`."""
+
+    @jax.custom_jvp
+    def guard(x):
+        return x
+
+    @guard.defjvp
+    def guard_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return x, _tangent_guard_p.bind(t, on_transpose=on_transpose)
+
+    return guard(value)
 
 CONCRETIZATION_ERRORS = (
     jax.errors.ConcretizationTypeError,

@@ -16,10 +16,9 @@ import functools
 import inspect
 
 import jax
-import jax.numpy as jnp
 
 from refscript import _jax_internal, transpiler
-from refscript.errors import Location, RefscriptError, ReverseModeLoopError, UndefinedVariableError
+from refscript.errors import Location, RefscriptError, UndefinedVariableError
 from refscript.runtime import tracing
 from refscript.runtime.undefined import Undefined
 
@@ -56,8 +55,8 @@ class JitFunction:
         self._static_argnums = frozenset(_as_tuple(static_argnums))
         self._static_argnames = frozenset(_as_tuple(static_argnames))
         self._static_scalars = static_scalars
-        self._dynamic_loops: list = []
-        self.unrolled_loops: list = []
+        self.unrolled_loops: list = []  # (location, why) of loops unrolled at the last trace
+        self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
         self._jitted = jax.jit(self._run_pure, static_argnums=(0,))
 
@@ -72,49 +71,7 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         static, dynamic = self._split(args, kwargs)
-        out = self._jitted(static, dynamic)
-        if self._dynamic_loops and any(
-            _jax_internal.is_reverse_mode_tracer(leaf) for leaf in jax.tree_util.tree_leaves(dynamic)
-        ):
-            self._check_reverse_mode(static, dynamic)
-        return out
-
-    def _check_reverse_mode(self, static, dynamic) -> None:
-        """Raises `ReverseModeLoopError` if reverse mode must go through a run-time-length loop.
-
-        JAX finds out only after this call has returned (when it partially
-        evaluates the linearized program), and says nothing of where the loop is.
-        So attempt the same reverse-mode trace abstractly here, where the user's
-        loop lines are known.
-        """
-        flat, tree = jax.tree_util.tree_flatten(dynamic)
-        wrt = [
-            i for i, leaf in enumerate(flat)
-            if _jax_internal.is_reverse_mode_tracer(leaf) and jnp.issubdtype(jax.typeof(leaf).dtype, jnp.inexact)
-        ]
-        if not wrt:
-            return
-        abstract = [jax.ShapeDtypeStruct(jax.typeof(leaf).shape, jax.typeof(leaf).dtype) for leaf in flat]
-
-        def reverse_mode(*flat_args):
-            def total(*diff):
-                args = list(flat_args)
-                for i, value in zip(wrt, diff):
-                    args[i] = value
-                out = self._jitted(static, jax.tree_util.tree_unflatten(tree, args))
-                leaves = [jnp.sum(jnp.real(leaf)) for leaf in jax.tree_util.tree_leaves(out)
-                          if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
-                return sum(leaves, jnp.zeros((), jnp.float32))
-
-            # The error appears only when the linearized program is transposed.
-            return jax.grad(total, argnums=tuple(range(len(wrt))))(*[flat_args[i] for i in wrt])
-
-        try:
-            jax.eval_shape(reverse_mode, *abstract)
-        except ValueError as error:
-            if _jax_internal.REVERSE_MODE_WHILE_MESSAGE in str(error):
-                raise self._reverse_mode_error() from None
-            raise
+        return self._jitted(static, dynamic)
 
     # Arguments.
 
@@ -174,26 +131,11 @@ class JitFunction:
     def _run_pure(self, static, dynamic):
         self.trace_count += 1
         closed, out_tree, session = self.ref_jaxpr(static, dynamic)
-        for entry in session.dynamic_loops:
-            if entry not in self._dynamic_loops:
-                self._dynamic_loops.append(entry)
         self.unrolled_loops = list(session.unrolled_loops)
+        self.run_time_loops = list(session.dynamic_loops)
         pure = _jax_internal.discharge_state(closed)
         flat = jax.tree_util.tree_leaves(dynamic)
         return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
-
-    def _reverse_mode_error(self) -> ReverseModeLoopError:
-        (location, kind), *others = self._dynamic_loops
-        also = "".join(f"\n  also the {k} loop at {loc}" for loc, k in others)
-        what = "its trip count" if kind == "for" else "its condition"
-        return ReverseModeLoopError(
-            f"reverse-mode differentiation (jax.grad, jax.vjp, jax.jacrev) cannot go through this "
-            f"{kind} loop: {what} depends on traced values, and JAX cannot reverse a loop whose "
-            f"length is only known at run time{also}",
-            location,
-            "give the loop static bounds (pass them as Python ints, or name them in "
-            "static_argnames), or differentiate in forward mode (jax.jvp, jax.jacfwd)",
-        )
 
 
 def _as_tuple(value):

@@ -838,14 +838,6 @@ def test_forward_over_forward_and_hessian_with_traced_bound(rng):
     assert_points_at(info.value, FOR_LINE)
 
 
-WRAPPED_REVERSE_BUG = (
-    "BUG: when the refscript function is called under jax.jit / jax.vmap / jax.checkpoint inside "
-    "jax.grad, its arguments are not LinearizeTracers, so JitFunction._check_reverse_mode never "
-    "runs and JAX's plain ValueError ('Reverse-mode differentiation does not work for "
-    "lax.while_loop or lax.fori_loop with dynamic start/stop values') escapes, without the loop's "
-    "file and line"
-)
-
 _compiled_prefix = refscript.jit(prefix_square_sum, static_scalars=False)
 
 
@@ -871,7 +863,6 @@ def _wrapped_grad_calls():
                 checkpoint=grad_of_checkpoint)
 
 
-@pytest.mark.xfail(reason=WRAPPED_REVERSE_BUG, strict=True)
 @pytest.mark.parametrize("wrapper", ["jit", "jitted_caller", "vmap", "checkpoint"])
 def test_reverse_mode_traced_loop_under_wrapper_raises(wrapper, rng):
     x = rng.normal(size=6)
@@ -888,12 +879,6 @@ def test_reverse_mode_traced_loop_under_wrapper_refuses(wrapper, rng):
         _wrapped_grad_calls()[wrapper](x)
 
 
-@pytest.mark.xfail(
-    reason="BUG: ReverseModeLoopError is raised when jax.grad differentiates only an output that "
-    "does not go through the traced-bound loop; JAX itself differentiates the same program "
-    "(JitFunction._check_reverse_mode sums *all* outputs, so it tests a different function)",
-    strict=True,
-)
 def test_grad_of_output_not_through_traced_loop(rng):
     x = rng.normal(size=6)
     f = refscript.jit(loop_and_plain_output, static_scalars=False)

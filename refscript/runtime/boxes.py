@@ -62,6 +62,11 @@ class Box:
         return f"<box {self.name!r} ({state})>"
 
     @property
+    def ref(self):
+        """The JAX Ref holding the variable, once it has one and it is bound; else None."""
+        return self._ref if self.defined else None
+
+    @property
     def is_ref(self) -> bool:
         return self._ref is not None or self._awaiting_type
 

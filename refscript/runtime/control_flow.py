@@ -22,8 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from refscript._jax_internal import is_tracer, needs_python_value
-from refscript.errors import Location, LoopVariableTypeError, RefscriptError, caller_location
+from refscript._jax_internal import is_tracer, needs_python_value, reverse_mode_guard
+from refscript.errors import (
+    Location,
+    LoopVariableTypeError,
+    RefscriptError,
+    ReverseModeLoopError,
+    caller_location,
+)
 from refscript.runtime import tracing
 
 # Above this trip count a static loop whose body needs Python values is not
@@ -115,6 +121,7 @@ def for_stmt(iterable, body, writes=()):
         tracing.current().note_dynamic_loop(location, "for")
         index = _index_of(iterable.start, iterable.step)
         _compiled_loop(iterable.trip_count(), lambda k: body(index(k)), writes, location)
+        _guard_reverse_mode(writes, location, "for")
     elif isinstance(iterable, builtins.range):
         _static_range_loop(iterable, body, writes, location)
     elif isinstance(iterable, (jax.Array, np.ndarray)) and iterable.ndim > 0:
@@ -204,6 +211,27 @@ def while_stmt(test, body, writes=()):
             return _predicate(test(), location)
 
     lax.while_loop(lambda go: go, loop_body, _predicate(condition, location))
+    _guard_reverse_mode(writes, location, "while")
+
+
+def _guard_reverse_mode(writes, location: Location, kind: str) -> None:
+    """Marks what a run-time-length loop wrote, so reverse mode through it names the loop."""
+
+    def error():
+        what = "its trip count" if kind == "for" else "its condition"
+        return ReverseModeLoopError(
+            f"reverse-mode differentiation (jax.grad, jax.vjp, jax.jacrev) cannot go through this "
+            f"{kind} loop: {what} depends on traced values, and JAX cannot reverse a loop whose "
+            "length is only known at run time",
+            location,
+            "give the loop static bounds (pass them as Python ints, or name them in "
+            "static_argnames), or differentiate in forward mode (jax.jvp, jax.jacfwd)",
+        )
+
+    for b in writes:
+        ref = b.ref
+        if ref is not None and jnp.issubdtype(jax.typeof(ref).dtype, jnp.inexact):
+            ref[...] = reverse_mode_guard(ref[...], error)
 
 
 def if_stmt(pred, if_true, if_false, writes=()):
