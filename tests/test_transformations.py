@@ -410,20 +410,12 @@ def test_vjp_matches_finite_differences(fn, make_args, argnum, rng):
     assert_unchanged(snapshot, args)
 
 
-TRIANGULAR_BUG = (
-    "BUG: reverse mode fails through nested loops whose bounds are all static (`for i in "
-    "range(x.shape[0]): for j in range(i)`): the outer loop is compiled to a fori_loop, so the "
-    "inner bound `i` is traced and grad raises ReverseModeLoopError (\"its trip count depends on "
-    "traced values\"), though the user passed no traced bound"
-)
 
 
-@pytest.mark.xfail(reason=TRIANGULAR_BUG, strict=True)
 def test_grad_nested_loop_with_index_dependent_static_bound(rng):
     check_grad(triangular_total, rng.normal(size=5))
 
 
-@pytest.mark.xfail(reason=TRIANGULAR_BUG, strict=True)
 def test_jacrev_nested_loop_with_index_dependent_static_bound(rng):
     x = rng.normal(size=5)
     got = jax.jacrev(refscript.jit(nested_triangular))(x)

@@ -21,6 +21,23 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.pyct import anno, templates
+from refscript.pyct.analysis.activity import reads
+
+
+def _is_range_call(node) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == "range"
+        and not node.keywords
+        and not any(isinstance(a, gast.Starred) for a in node.args)
+    )
+
+
+def _call(func, args, origin):
+    call = gast.Call(func=func, args=args, keywords=[])
+    templates.copy_missing_locations(call, origin)
+    return gast.copy_location(call, origin)
 
 
 def writes_tuple(node) -> gast.Tuple:
@@ -35,6 +52,7 @@ class LoopsPass(gast.NodeTransformer):
         self.rs = ctx.runtime_name
 
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
+        self._loop_indices: list[str] = []  # targets of the enclosing `for ... in range(...)`
         fn.body = self._visit_block(fn.body)
         return fn
 
@@ -51,26 +69,18 @@ class LoopsPass(gast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_For(self, node):
+        is_range = _is_range_call(node.iter)
+        index = node.target.id if is_range and isinstance(node.target, gast.Name) else None
+        self._loop_indices.append(index)
         self.generic_visit(node)
+        self._loop_indices.pop()
         body_name = self.ctx.namer.new("loop_body")
         if isinstance(node.target, gast.Name):
             param, body = node.target.id, node.body
         else:
             param = self.ctx.namer.new("loop_item")
             body = templates.replace("target = item", origin=node, target=node.target, item=param) + node.body
-        iterable = node.iter
-        if (
-            isinstance(iterable, gast.Call)
-            and isinstance(iterable.func, gast.Name)
-            and iterable.func.id == "range"
-            and not iterable.keywords
-        ):
-            iterable = gast.Call(
-                func=templates.replace_as_expression(f"{self.rs}.range_", origin=iterable),
-                args=[iterable.func] + iterable.args,
-                keywords=[],
-            )
-            gast.copy_location(iterable, node.iter)
+        iterable = self._range(node.iter) if is_range else node.iter
         return templates.replace(
             f"""
             def body_name(param):
@@ -80,6 +90,28 @@ class LoopsPass(gast.NodeTransformer):
             origin=node, body_name=body_name, param=param, body=body, iterable=iterable,
             writes=writes_tuple(node),
         ) + node.orelse
+
+    def _range(self, call):
+        """Routes `range(...)` through the runtime; bounds that use enclosing loop
+        indices (`range(i + 1, n)`) are also given as a function of those indices,
+        so the runtime can find the largest trip count."""
+        indices = [i for i in self._loop_indices if i is not None]
+        used = [i for i in dict.fromkeys(reversed(indices)) if i in reads(call.args)]
+        if not used:
+            return _call(templates.replace_as_expression(f"{self.rs}.range_", origin=call),
+                         [call.func] + call.args, call)
+        bounds = gast.Lambda(
+            args=gast.arguments(
+                args=[gast.Name(i, gast.Param(), None, None) for i in used], posonlyargs=[],
+                vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
+            ),
+            body=gast.Tuple(elts=call.args, ctx=gast.Load()),
+        )
+        return _call(
+            templates.replace_as_expression(f"{self.rs}.bounded_range", origin=call),
+            [call.func, bounds] + [gast.Name(i, gast.Load(), None, None) for i in used],
+            call,
+        )
 
     def visit_While(self, node):
         self.generic_visit(node)

@@ -2,6 +2,7 @@
 
 from refscript.runtime.boxes import Box as Box, box as box, box_undefined as box_undefined
 from refscript.runtime.control_flow import (
+    bounded_range as bounded_range,
     for_stmt as for_stmt,
     if_stmt as if_stmt,
     range_ as range_,

@@ -17,6 +17,8 @@ nothing, as JAX's Ref discipline wants.
 from __future__ import annotations
 
 import builtins
+import itertools
+import math
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,13 +40,27 @@ UNROLL_LIMIT = 1000
 
 
 class TracedRange:
-    """`range(start, stop, step)` where some bound is a traced integer."""
+    """`range(start, stop, step)` where some bound is a traced integer.
 
-    def __init__(self, start, stop, step):
+    `max_trip`, when known, is a static bound on the trip count: the loop then
+    compiles to a fixed-length loop whose iterations past the real trip count do
+    nothing, which (unlike a `while_loop`) reverse-mode differentiation can go through.
+    """
+
+    def __init__(self, start, stop, step, max_trip=None, values=None):
         self.start, self.stop, self.step = start, stop, step
+        self.max_trip = max_trip
+        self.values = values  # a range covering every index value, when known
 
     def trip_count(self):
-        start, stop, step = (jnp.asarray(v) for v in (self.start, self.stop, self.step))
+        start, stop, step = self.start, self.stop, self.step
+        if not is_tracer(step):
+            if step == 1:
+                return jnp.maximum(jnp.asarray(stop) - start, 0)
+            if step > 0:
+                return jnp.maximum((stop - start + step - 1) // step, 0)
+            return jnp.maximum((start - stop - step - 1) // (-step), 0)
+        start, stop, step = (jnp.asarray(v) for v in (start, stop, step))
         up = (stop - start + step - 1) // jnp.where(step == 0, 1, step)
         down = (start - stop - step - 1) // jnp.where(step == 0, 1, -step)
         return jnp.maximum(jnp.where(step > 0, up, down), 0)
@@ -85,11 +101,56 @@ def range_(fn, *args):
             raise TypeError(f"'{jnp.dtype(dtype).name}' value cannot be interpreted as an integer")
         if getattr(arg, "shape", ()) != ():
             raise TypeError("range() bounds must be scalars")
+    return TracedRange(*_range_args(args))
+
+
+def _range_args(args):
     if len(args) == 1:
-        return TracedRange(0, args[0], 1)
+        return 0, args[0], 1
     if len(args) == 2:
-        return TracedRange(args[0], args[1], 1)
-    return TracedRange(*args)
+        return args[0], args[1], 1
+    return tuple(args)
+
+
+# Above this many combinations of enclosing index values, a range over loop
+# indices is not searched for its largest trip count (it becomes a while loop).
+BOUND_SEARCH_LIMIT = 100_000
+
+
+def bounded_range(fn, bounds, *indices):
+    """Returns `range_(fn, *bounds(*indices))`, with a static bound on the trip count when
+    the range depends only on indices of enclosing compiled loops (`range(i + 1, n)`).
+
+    The bound is the largest trip count over every combination of the values those
+    indices take, found by evaluating `bounds` on Python ints.
+    """
+    result = range_(fn, *bounds(*indices))
+    if not isinstance(result, TracedRange):
+        return result
+    known = tracing.current().loop_indices
+    ranges = []
+    for index in indices:
+        if not is_tracer(index):
+            ranges.append((index,))
+        elif id(index) in known and known[id(index)][0] is index:
+            ranges.append(known[id(index)][1])
+        else:
+            return result
+    if math.prod(len(r) for r in ranges) > BOUND_SEARCH_LIMIT:
+        return result
+    max_trip, low, high = 0, None, None
+    for values in itertools.product(*ranges):
+        args = bounds(*values)
+        if any(is_tracer(a) for a in args):
+            return result  # the bounds also depend on data
+        r = builtins.range(*args)
+        max_trip = max(max_trip, len(r))
+        if len(r):
+            low = min(r[0], r[-1]) if low is None else min(low, r[0], r[-1])
+            high = max(r[0], r[-1]) if high is None else max(high, r[0], r[-1])
+    result.max_trip = max_trip
+    result.values = builtins.range(low, high + 1) if low is not None else builtins.range(0)
+    return result
 
 
 def _is_static(value) -> bool:
@@ -118,15 +179,18 @@ def for_stmt(iterable, body, writes=()):
     """Runs `body(item)` for each item of `iterable`, as a compiled loop where it can."""
     location = caller_location()
     if isinstance(iterable, TracedRange):
-        tracing.current().note_dynamic_loop(location, "for")
         index = _index_of(iterable.start, iterable.step)
-        _compiled_loop(iterable.trip_count(), lambda k: body(index(k)), writes, location)
+        if iterable.max_trip is not None:
+            _masked_loop(iterable, index, body, writes, location)
+            return
+        tracing.current().note_dynamic_loop(location, "for")
+        _compiled_loop(iterable.trip_count(), index, body, writes, location)
         _guard_reverse_mode(writes, location, "for")
     elif isinstance(iterable, builtins.range):
         _static_range_loop(iterable, body, writes, location)
     elif isinstance(iterable, (jax.Array, np.ndarray)) and iterable.ndim > 0:
         items = jnp.asarray(iterable)
-        _compiled_loop(items.shape[0], lambda k: body(items[k]), writes, location)
+        _compiled_loop(items.shape[0], lambda k: items[k], body, writes, location)
     else:
         for item in iterable:
             body(item)
@@ -138,8 +202,7 @@ def _static_range_loop(r: builtins.range, body, writes, location: Location) -> N
         return
     if all(b.can_materialize() for b in writes):
         try:
-            index = _index_of(r.start, r.step)
-            _compiled_loop(trip, lambda k: body(index(k)), writes, location)
+            _compiled_loop(trip, _index_of(r.start, r.step), body, writes, location, values=r)
             return
         except Exception as error:
             if not needs_python_value(error):
@@ -169,15 +232,37 @@ def _index_of(start, step):
     return lambda k: start + k * step
 
 
-def _compiled_loop(trip, body_at, writes, location: Location) -> None:
+def _compiled_loop(trip, index, body, writes, location: Location, values=None) -> None:
+    """Emits `fori_loop(0, trip)` running `body(index(k))`; `values` are the indices, if static."""
     _materialize(writes, location)
 
     def loop_body(k, carry):
         with tracing.traced_body():
-            body_at(k)
+            _run_body(body, index(k), values)
         return carry
 
     lax.fori_loop(0, trip, loop_body, None)
+
+
+def _masked_loop(iterable: TracedRange, index, body, writes, location: Location) -> None:
+    """A loop of `iterable.max_trip` iterations, of which those past the trip count do nothing."""
+    _materialize(writes, location)
+    trip = iterable.trip_count()
+
+    def loop_body(k, carry):
+        with tracing.traced_body():
+            lax.cond(k < trip, lambda: _run_body(body, index(k), iterable.values), lambda: None)
+        return carry
+
+    lax.fori_loop(0, iterable.max_trip, loop_body, None)
+
+
+def _run_body(body, index, values) -> None:
+    if values is None:
+        body(index)
+        return
+    with tracing.loop_index(index, values):
+        body(index)
 
 
 def while_stmt(test, body, writes=()):

@@ -34,6 +34,9 @@ class Session:
     dynamic_loops: list = field(default_factory=list)
     unrolled_loops: list = field(default_factory=list)
     depth: int = 0
+    # id(index tracer) -> (tracer, range of the Python values it takes), for the
+    # indices of the compiled loops being traced (see `bounded_range`).
+    loop_indices: dict = field(default_factory=dict)
 
     def note_dynamic_loop(self, location: Location, kind: str) -> None:
         if (location, kind) not in self.dynamic_loops:
@@ -63,6 +66,17 @@ def session_scope(session: Session):
         yield session
     finally:
         _local.session = previous
+
+
+@contextlib.contextmanager
+def loop_index(index, values: range):
+    """Records, while a loop body is traced, which Python values its traced index takes."""
+    indices = current().loop_indices
+    indices[id(index)] = (index, values)
+    try:
+        yield
+    finally:
+        indices.pop(id(index), None)
 
 
 @contextlib.contextmanager
