@@ -11,7 +11,9 @@
                                   rs.while_stmt(loop_test, loop_body, writes=(k_ref,))
 
 A `range(...)` call is routed through `rs.range_` so traced bounds give a loop
-with a run-time trip count. A loop's `else` block runs after the loop (there is
+with a run-time trip count; one whose bounds use enclosing loop indices goes
+through `rs.bounded_range(range, lambda i: (i + 1, n), i)`, so the runtime can
+find its largest trip count. A loop's `else` block runs after the loop (there is
 no `break` to skip it). Runs after the boxing pass, which annotated `BOX_WRITES`.
 """
 
