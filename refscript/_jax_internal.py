@@ -62,14 +62,6 @@ def is_tracer(value) -> bool:
     return isinstance(value, _core.Tracer)
 
 
-def needs_python_value(error: BaseException) -> bool:
-    """Whether tracing failed because code needed a concrete Python value from a traced one."""
-    if isinstance(error, CONCRETIZATION_ERRORS):
-        return True
-    # Slicing with traced bounds (`x[:i]` inside a compiled loop) raises a plain IndexError.
-    return isinstance(error, IndexError) and "must be static integers" in str(error)
-
-
 # A marker on the tangents of values that leave a loop with a run-time trip count.
 #
 # JAX cannot transpose such a loop, and says so only when it transposes it, with
@@ -108,10 +100,3 @@ def reverse_mode_guard(value, on_transpose):
         return x, _tangent_guard_p.bind(t, on_transpose=on_transpose)
 
     return guard(value)
-
-CONCRETIZATION_ERRORS = (
-    jax.errors.ConcretizationTypeError,
-    jax.errors.TracerIntegerConversionError,
-    jax.errors.TracerBoolConversionError,
-    jax.errors.TracerArrayConversionError,
-)

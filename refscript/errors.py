@@ -29,13 +29,18 @@ class Location:
         return f"{self.filename}:{self.lineno}:{self.col_offset + 1}"
 
 
+_LIBRARY_MODULES = ("refscript.", "jax.", "jaxlib.", "numpy.")
+
+
 def caller_location(depth: int = 2) -> Location:
-    """Returns the location of the generated code that called into the runtime.
+    """Returns the location of the user's code that (through the runtime) called the caller.
 
     Generated code is compiled with the user's file name and line numbers, so the
-    calling frame's position is the user's line.
+    first frame outside refscript, JAX and NumPy is at the user's line.
     """
     frame = sys._getframe(depth)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_LIBRARY_MODULES):
+        frame = frame.f_back
     column = 0
     positions = getattr(frame.f_code, "co_positions", None)  # Python 3.11+
     if positions is not None:
@@ -115,6 +120,10 @@ class StaticLoopError(RefscriptError, TypeError):
 
 class IndexingError(RefscriptError, IndexError):
     """An index out of bounds (known at trace time), or of a kind compiled code cannot take."""
+
+
+class TracedSliceError(IndexingError):
+    """A slice of an array the function writes has bounds that are traced values."""
 
 
 class ShapeError(RefscriptError, ValueError):

@@ -245,15 +245,8 @@ def defined_in_loop_then_updated_in_while(x, n):
     return k
 
 
-REBOX_BUG = pytest.mark.xfail(
-    reason="BUG: a variable first bound inside a loop, then rebound by a later loop/if that also reads "
-    "it, gets a fresh *unbound* box (rs.box_undefined) for the later construct: "
-    "UndefinedVariableError although Python has a value",
-    strict=True,
-)
 
 
-@REBOX_BUG
 @pytest.mark.parametrize(
     "fn",
     [defined_in_loop_then_updated_in_loop, defined_in_loop_then_updated_in_branch, defined_in_loop_then_updated_in_while],
@@ -603,12 +596,6 @@ def test_slice_of_argument_bounded_by_loop_index(rng):
     check(read_unwritten_slice_with_loop_index, rng.normal(size=6))
 
 
-@pytest.mark.xfail(
-    reason="BUG: slicing an array the function writes (`out[:i]`, read or written) with the index of a "
-    "static range loop raises IndexingError 'slice bounds must be Python ints to index a Ref' "
-    "instead of unrolling the loop as documented (only slices of unwritten arrays unroll)",
-    strict=True,
-)
 @pytest.mark.parametrize("fn", [read_written_slice_with_loop_index, write_slice_with_loop_index])
 def test_slice_of_written_array_bounded_by_loop_index(rng, fn):
     check(fn, rng.normal(size=6))

@@ -168,11 +168,6 @@ def second_loop_starts_at_first_index(x, n):
     return s, i
 
 
-@pytest.mark.xfail(
-    reason="BUG: `for i in range(i, ...)` after an earlier loop bound i: the range reads the new, "
-    "still-unbound box of i and raises UndefinedVariableError",
-    strict=True,
-)
 @pytest.mark.parametrize("n", [3, np.int64(3)])
 def test_range_bound_reads_loop_variable_of_previous_loop(rng, n):
     check(second_loop_starts_at_first_index, rng.normal(size=6), n)
@@ -249,11 +244,6 @@ def loop_index_from_int32_bound(x, n):
     return i, x
 
 
-@pytest.mark.xfail(
-    reason="BUG: with an np.int32 bound the loop variable is an int32 after the loop, where Python's "
-    "range always yields Python ints (int64 here)",
-    strict=True,
-)
 def test_loop_index_from_int32_bound_is_python_int(rng):
     check(loop_index_from_int32_bound, rng.normal(size=2), np.int32(4))
 
@@ -463,12 +453,6 @@ def test_while_over_array(rng, size):
     check(while_over_array, rng.normal(size=size))
 
 
-@pytest.mark.xfail(
-    reason="BUG: a while loop whose condition is False on entry (k = 0 < x.shape[0] = 0) still traces "
-    "its body, because the carried variables become Refs before the first test; indexing the empty "
-    "array there raises IndexError where Python runs no iteration",
-    strict=True,
-)
 def test_while_zero_trip_over_empty_array():
     check(while_over_array, np.zeros(0))
 
@@ -746,11 +730,6 @@ def test_float32_int_literal_accumulator_stays_float32(rng):
     assert np.asarray(got).dtype == np.float32
 
 
-@pytest.mark.xfail(
-    reason="BUG: a Python-float accumulator (`total = 0.0`) carried through a compiled loop loses "
-    "its weak type when it becomes a Ref, so float32 data gives a float64 result",
-    strict=True,
-)
 @pytest.mark.parametrize("fn", [f32_float_literal_accumulator_for, f32_float_literal_accumulator_while])
 def test_float32_float_literal_accumulator_stays_float32(rng, fn):
     check(fn, rng.normal(size=7).astype(np.float32), rtol=1e-5)

@@ -83,12 +83,18 @@ class RefsPass:
     def _block(self, stmts, scope: _Scope) -> list:
         out = []
         for stmt in stmts:
+            # Read what the statement binds before rewriting hides it behind boxes.
+            defined, maybe = _definitely_assigned(stmt), assigned(stmt)
             if isinstance(stmt, _CONSTRUCTS):
-                out += self._construct(stmt, scope)
+                rewritten = self._construct(stmt, scope)
+                # Names read back from boxes after the construct are bound (perhaps
+                # to an `rs.Undefined`, which reports a use on a path that missed them).
+                defined |= assigned(rewritten[rewritten.index(stmt) + 1:])
+                out += rewritten
             else:
                 out.append(self._simple(stmt, scope))
-            scope.defined |= _definitely_assigned(stmt)
-            scope.maybe |= assigned(stmt)
+            scope.defined |= defined
+            scope.maybe |= maybe
         return out
 
     def _simple(self, stmt, scope: _Scope):

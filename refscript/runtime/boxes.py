@@ -117,7 +117,7 @@ class Box:
                 "a variable carried through a loop or branch keeps one shape; "
                 "allocate it at its final shape before the loop",
             )
-        wanted = jnp.result_type(jax.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type), new)
+        wanted = jnp.result_type(_promotion_operand(aval), new)
         if wanted != aval.dtype:
             session.hints[self.site] = tracing.BoxType(aval.shape, wanted)
             raise tracing.Restart()
@@ -195,6 +195,15 @@ class Box:
             initial = initial.astype(hint.dtype)
         self._ref = jax.new_ref(initial)
         self._value = None
+
+
+def _promotion_operand(aval):
+    """What takes part in type promotion for a Ref's value: a weakly typed Ref (one
+    made from a Python number) promotes like a Python number, as JAX does."""
+    if not aval.weak_type:
+        return aval.dtype
+    kind = jnp.dtype(aval.dtype).kind
+    return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[kind]
 
 
 def _describe(value) -> str:

@@ -24,12 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from refscript._jax_internal import is_tracer, needs_python_value, reverse_mode_guard
+from refscript._jax_internal import is_tracer, reverse_mode_guard
 from refscript.errors import (
     Location,
     LoopVariableTypeError,
     RefscriptError,
     ReverseModeLoopError,
+    TracedSliceError,
     caller_location,
 )
 from refscript.runtime import tracing
@@ -101,7 +102,9 @@ def range_(fn, *args):
             raise TypeError(f"'{jnp.dtype(dtype).name}' value cannot be interpreted as an integer")
         if getattr(arg, "shape", ()) != ():
             raise TypeError("range() bounds must be scalars")
-    return TracedRange(*_range_args(args))
+    # Python's range yields Python ints: make the index JAX's default integer type.
+    index_type = jax.dtypes.canonicalize_dtype(jnp.int64)
+    return TracedRange(*(jnp.asarray(a).astype(index_type) if is_tracer(a) else a for a in _range_args(args)))
 
 
 def _range_args(args):
@@ -196,6 +199,22 @@ def for_stmt(iterable, body, writes=()):
             body(item)
 
 
+_CONCRETIZATION_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.TracerBoolConversionError,
+    jax.errors.TracerArrayConversionError,
+)
+
+
+def needs_python_value(error: BaseException) -> bool:
+    """Whether tracing failed because code needed a Python value where it got a traced one."""
+    if isinstance(error, (_CONCRETIZATION_ERRORS, TracedSliceError)):
+        return True
+    # jax.numpy's own slicing with traced bounds (`x[:i]`) raises a plain IndexError.
+    return isinstance(error, IndexError) and "must be static integers" in str(error)
+
+
 def _static_range_loop(r: builtins.range, body, writes, location: Location) -> None:
     trip = len(r)
     if trip == 0:
@@ -272,9 +291,14 @@ def while_stmt(test, body, writes=()):
     `cond_fun` never reads a Ref the body writes (it would see a stale value).
     """
     location = caller_location()
-    if all(b.can_materialize() for b in writes):
-        _materialize(writes, location)
     condition = test()
+    if _is_static(condition) and not condition:
+        return  # no iteration: nothing to trace
+    if all(b.can_materialize() for b in writes):
+        # What the body changes becomes traced, so a counting loop (`while k < n`)
+        # compiles to one while_loop instead of unrolling.
+        _materialize(writes, location)
+        condition = test()
     if _is_static(condition):
         while condition:
             body()

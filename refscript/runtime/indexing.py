@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript.errors import IndexingError, Location, ShapeError
+from refscript.errors import IndexingError, Location, ShapeError, TracedSliceError
 
 
 def _static_int(value):
@@ -58,7 +58,7 @@ def normalize(index, shape: tuple, location: Location | None):
         elif isinstance(item, slice):
             for bound in (item.start, item.stop, item.step):
                 if bound is not None and _static_int(bound) is None:
-                    raise IndexingError(
+                    raise TracedSliceError(
                         "slice bounds must be Python ints to index a Ref "
                         f"(got {type(bound).__name__})",
                         location,
