@@ -12,6 +12,7 @@ from refscript import runtime
 from refscript.passes import unsupported
 from refscript.passes.conditionals import ConditionalsPass
 from refscript.passes.context import PassContext
+from refscript.passes.logical import LogicalPass
 from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
 from refscript.pyct import anno, loader, naming, parser
@@ -68,6 +69,8 @@ def _convert(fn) -> Conversion:
     node = RefsPass(ctx).transform(node)
     node = LoopsPass(ctx).transform(node)
     node = ConditionalsPass(ctx).transform(node)
+    # Last: the lambdas it adds would otherwise be taken for the user's nested scopes.
+    node = LogicalPass(ctx).transform(node)
 
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
     return Conversion(function=function, source=unparse(node), original=fn, filename=parsed.filename)

@@ -119,21 +119,14 @@ def test_nested_ifs_traced(signs):
     check(if_on_bitwise_ops, x)
 
 
-BOOL_OP_BUG = pytest.mark.xfail(
-    reason="BUG: `and` / `or` / `not` on traced values in an if/while condition are left as Python "
-    "operators and raise jax's TracerBoolConversionError (neither converted nor rejected at the line)",
-    strict=True,
-)
 
 
-@BOOL_OP_BUG
 @pytest.mark.parametrize("fn", [if_and, if_or, if_not])
 @pytest.mark.parametrize("signs", [(1, 1, 1), (-1, 1, -1)])
 def test_boolean_operators_on_traced_predicates(fn, signs):
     check(fn, np.array(signs, dtype=np.float64) * 0.5)
 
 
-@BOOL_OP_BUG
 def test_while_condition_with_and(rng):
     x = np.array([0.5, 1.0, -1.0, 2.0])
     check(while_and, x)

@@ -2,6 +2,10 @@
 
 from refscript.runtime.boxes import Box as Box, box as box, box_undefined as box_undefined
 from refscript.runtime.control_flow import (
+    and_ as and_,
+    if_exp as if_exp,
+    not_ as not_,
+    or_ as or_,
     bounded_range as bounded_range,
     for_stmt as for_stmt,
     if_stmt as if_stmt,

@@ -380,3 +380,48 @@ def if_stmt(pred, if_true, if_false, writes=()):
     for b in writes:
         b.defined = all(state[b] for state in exits)
 
+
+
+def _truth(value, location: Location):
+    """Returns `bool(value)` for a Python value, or a traced boolean scalar."""
+    if _is_static(value):
+        return bool(value)
+    return _predicate(value, location)
+
+
+def and_(*operands):
+    """`a and b and ...` with each operand a thunk: short-circuits on Python values."""
+    location = caller_location()
+    value = operands[0]()
+    if len(operands) == 1:
+        return value
+    truth = _truth(value, location)
+    if _is_static(truth):
+        return and_(*operands[1:]) if truth else value
+    return jnp.where(truth, and_(*operands[1:]), value)
+
+
+def or_(*operands):
+    """`a or b or ...` with each operand a thunk: short-circuits on Python values."""
+    location = caller_location()
+    value = operands[0]()
+    if len(operands) == 1:
+        return value
+    truth = _truth(value, location)
+    if _is_static(truth):
+        return value if truth else or_(*operands[1:])
+    return jnp.where(truth, value, or_(*operands[1:]))
+
+
+def not_(value):
+    """`not value`: a traced value gives a traced boolean."""
+    truth = _truth(value, caller_location())
+    return (not truth) if _is_static(truth) else jnp.logical_not(truth)
+
+
+def if_exp(pred, if_true, if_false):
+    """`if_true() if pred else if_false()`; a traced `pred` evaluates the taken side with `lax.cond`."""
+    truth = _truth(pred, caller_location())
+    if _is_static(truth):
+        return if_true() if truth else if_false()
+    return lax.cond(truth, if_true, if_false)
