@@ -12,34 +12,12 @@ one branch as plain Python at trace time; a traced one becomes `lax.cond`.
 
 from __future__ import annotations
 
-import gast
-
-from refscript.passes.context import PassContext
+from refscript.passes.context import Converter
 from refscript.passes.loops import writes_tuple
-from refscript.pyct import anno, templates
+from refscript.pyct import templates
 
 
-class ConditionalsPass(gast.NodeTransformer):
-    def __init__(self, ctx: PassContext):
-        self.ctx = ctx
-        self.rs = ctx.runtime_name
-
-    def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        fn.body = self._visit_block(fn.body)
-        return fn
-
-    def _visit_block(self, stmts):
-        out = []
-        for stmt in stmts:
-            result = self.visit(stmt)
-            out.extend(result if isinstance(result, list) else [result])
-        return out
-
-    def visit_FunctionDef(self, node):
-        if anno.getanno(node, anno.Basic.USER_FUNCTION):
-            return node  # nested user functions are left as they are
-        return self.generic_visit(node)
-
+class ConditionalsPass(Converter):
     def visit_If(self, node):
         self.generic_visit(node)
         true_name = self.ctx.namer.new("if_true")

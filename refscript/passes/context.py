@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gast
+
 from refscript.errors import ConversionError, Location
+from refscript.pyct import anno, templates
 from refscript.pyct.naming import Namer
 
 
@@ -19,3 +22,31 @@ class PassContext:
 
     def error(self, node, message: str, hint: str | None = None) -> ConversionError:
         return ConversionError(message, self.location(node), hint)
+
+
+class Converter(gast.NodeTransformer):
+    """Base of the converters: rewrites a function's body, leaving the user's nested defs alone."""
+
+    def __init__(self, ctx: PassContext):
+        self.ctx = ctx
+        self.rs = ctx.runtime_name
+
+    def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
+        out = []
+        for stmt in fn.body:
+            result = self.visit(stmt)
+            out.extend(result if isinstance(result, list) else [result])
+        fn.body = out
+        return fn
+
+    def visit_FunctionDef(self, node):
+        if anno.getanno(node, anno.Basic.USER_FUNCTION):
+            return node  # nested user functions are left as they are
+        return self.generic_visit(node)
+
+    def runtime_call(self, name: str, args: list, origin) -> gast.Call:
+        """Returns the expression `rs.<name>(*args)`, positioned at `origin`."""
+        func = templates.replace_as_expression(f"{self.rs}.{name}", origin=origin)
+        call = gast.Call(func=func, args=args, keywords=[])
+        templates.copy_missing_locations(call, origin)
+        return gast.copy_location(call, origin)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import gast
 
-from refscript.passes.context import PassContext
-from refscript.pyct import anno, templates
+from refscript.passes.context import Converter
 
 
 def _thunk(expr) -> gast.Lambda:
@@ -26,40 +25,21 @@ def _thunk(expr) -> gast.Lambda:
     )
 
 
-class LogicalPass(gast.NodeTransformer):
-    def __init__(self, ctx: PassContext):
-        self.ctx = ctx
-        self.rs = ctx.runtime_name
-
-    def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        fn.body = [self.visit(stmt) for stmt in fn.body]
-        return fn
-
-    def visit_FunctionDef(self, node):
-        if anno.getanno(node, anno.Basic.USER_FUNCTION):
-            return node  # nested user functions are left as they are
-        return self.generic_visit(node)
-
+class LogicalPass(Converter):
     def visit_Lambda(self, node):
         return node  # a user's lambda is a nested function: left as it is
-
-    def _call(self, name: str, args, origin):
-        func = templates.replace_as_expression(f"{self.rs}.{name}", origin=origin)
-        call = gast.Call(func=func, args=args, keywords=[])
-        templates.copy_missing_locations(call, origin)
-        return gast.copy_location(call, origin)
 
     def visit_BoolOp(self, node):
         self.generic_visit(node)
         name = "and_" if isinstance(node.op, gast.And) else "or_"
-        return self._call(name, [_thunk(v) for v in node.values], node)
+        return self.runtime_call(name, [_thunk(v) for v in node.values], node)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, gast.Not):
-            return self._call("not_", [node.operand], node)
+            return self.runtime_call("not_", [node.operand], node)
         return node
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
-        return self._call("if_exp", [node.test, _thunk(node.body), _thunk(node.orelse)], node)
+        return self.runtime_call("if_exp", [node.test, _thunk(node.body), _thunk(node.orelse)], node)

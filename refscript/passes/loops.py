@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gast
 
-from refscript.passes.context import PassContext
+from refscript.passes.context import Converter
 from refscript.pyct import anno, templates
 from refscript.pyct.analysis.activity import reads
 
@@ -36,39 +36,16 @@ def _is_range_call(node) -> bool:
     )
 
 
-def _call(func, args, origin):
-    call = gast.Call(func=func, args=args, keywords=[])
-    templates.copy_missing_locations(call, origin)
-    return gast.copy_location(call, origin)
-
-
 def writes_tuple(node) -> gast.Tuple:
     """Returns the tuple expression of the boxes a construct's bodies write."""
     names = anno.getanno(node, anno.Basic.BOX_WRITES, [])
     return gast.Tuple(elts=[gast.Name(n, gast.Load(), None, None) for n in names], ctx=gast.Load())
 
 
-class LoopsPass(gast.NodeTransformer):
-    def __init__(self, ctx: PassContext):
-        self.ctx = ctx
-        self.rs = ctx.runtime_name
-
+class LoopsPass(Converter):
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
         self._loop_indices: list[str] = []  # targets of the enclosing `for ... in range(...)`
-        fn.body = self._visit_block(fn.body)
-        return fn
-
-    def _visit_block(self, stmts):
-        out = []
-        for stmt in stmts:
-            result = self.visit(stmt)
-            out.extend(result if isinstance(result, list) else [result])
-        return out
-
-    def visit_FunctionDef(self, node):
-        if anno.getanno(node, anno.Basic.USER_FUNCTION):
-            return node  # nested user functions are left as they are
-        return self.generic_visit(node)
+        return super().transform(fn)
 
     def visit_For(self, node):
         is_range = _is_range_call(node.iter)
@@ -100,8 +77,7 @@ class LoopsPass(gast.NodeTransformer):
         indices = [i for i in self._loop_indices if i is not None]
         used = [i for i in dict.fromkeys(reversed(indices)) if i in reads(call.args)]
         if not used:
-            return _call(templates.replace_as_expression(f"{self.rs}.range_", origin=call),
-                         [call.func] + call.args, call)
+            return self.runtime_call("range_", [call.func] + call.args, call)
         bounds = gast.Lambda(
             args=gast.arguments(
                 args=[gast.Name(i, gast.Param(), None, None) for i in used], posonlyargs=[],
@@ -109,10 +85,8 @@ class LoopsPass(gast.NodeTransformer):
             ),
             body=gast.Tuple(elts=call.args, ctx=gast.Load()),
         )
-        return _call(
-            templates.replace_as_expression(f"{self.rs}.bounded_range", origin=call),
-            [call.func, bounds] + [gast.Name(i, gast.Load(), None, None) for i in used],
-            call,
+        return self.runtime_call(
+            "bounded_range", [call.func, bounds] + [gast.Name(i, gast.Load(), None, None) for i in used], call
         )
 
     def visit_While(self, node):

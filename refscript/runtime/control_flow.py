@@ -381,7 +381,6 @@ def if_stmt(pred, if_true, if_false, writes=()):
         b.defined = all(state[b] for state in exits)
 
 
-
 def _truth(value, location: Location):
     """Returns `bool(value)` for a Python value, or a traced boolean scalar."""
     if _is_static(value):
@@ -391,26 +390,24 @@ def _truth(value, location: Location):
 
 def and_(*operands):
     """`a and b and ...` with each operand a thunk: short-circuits on Python values."""
-    location = caller_location()
-    value = operands[0]()
-    if len(operands) == 1:
-        return value
-    truth = _truth(value, location)
-    if _is_static(truth):
-        return and_(*operands[1:]) if truth else value
-    return jnp.where(truth, and_(*operands[1:]), value)
+    return _bool_op(operands, stop_when=False, location=caller_location())
 
 
 def or_(*operands):
     """`a or b or ...` with each operand a thunk: short-circuits on Python values."""
-    location = caller_location()
+    return _bool_op(operands, stop_when=True, location=caller_location())
+
+
+def _bool_op(operands, stop_when: bool, location: Location):
+    """Python's `and` (stops at the first falsy operand) or `or` (at the first truthy one)."""
     value = operands[0]()
     if len(operands) == 1:
         return value
     truth = _truth(value, location)
     if _is_static(truth):
-        return value if truth else or_(*operands[1:])
-    return jnp.where(truth, value, or_(*operands[1:]))
+        return value if truth == stop_when else _bool_op(operands[1:], stop_when, location)
+    rest = _bool_op(operands[1:], stop_when, location)
+    return jnp.where(truth, value, rest) if stop_when else jnp.where(truth, rest, value)
 
 
 def not_(value):
