@@ -1,4 +1,3 @@
-import numpy as np
 
 from oracle import check, check_grad, check_vmap
 

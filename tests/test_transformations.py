@@ -20,7 +20,7 @@ import pytest
 import refscript
 from refscript.errors import ReverseModeLoopError
 
-from oracle import assert_tree_close, check_grad, copies, numerical_grad
+from oracle import check_grad, copies, numerical_grad
 
 RTOL = 1e-6
 ATOL = 1e-8

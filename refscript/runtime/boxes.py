@@ -29,8 +29,6 @@ from refscript.errors import Location, LoopVariableTypeError, caller_location
 from refscript.runtime import indexing, tracing
 from refscript.runtime.undefined import Undefined
 
-_ARRAY_ATTRIBUTES = ("shape", "dtype", "ndim", "size")
-
 
 def is_array_like(value) -> bool:
     """Whether `value` can live in a Ref: a number or an array (NumPy, JAX, traced)."""
