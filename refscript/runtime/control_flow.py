@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
