@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gast
 
 from refscript import runtime
-from refscript.passes import unsupported
+from refscript.passes import break_continue, returns, unsupported
 from refscript.passes.conditionals import ConditionalsPass
 from refscript.passes.context import PassContext
 from refscript.passes.logical import LogicalPass
@@ -63,6 +63,11 @@ def _convert(fn) -> Conversion:
     for sub in gast.walk(node):
         if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:
             anno.setanno(sub, anno.Basic.USER_FUNCTION, True)
+    # Jumps become flags and `if`s before any analysis, so the flags are carried
+    # like any other variable. Returns first: a `return` inside a loop ends it the
+    # way a `break` does, and the `break` converter must see loops as they end up.
+    node = returns.transform(node, ctx)
+    node = break_continue.transform(node, ctx)
     liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass
     # Boxing first: it needs the loops and ifs as the user wrote them, and it leaves
     # on each of them the boxes its bodies write (BOX_WRITES) for the two passes below.

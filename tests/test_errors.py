@@ -25,18 +25,38 @@ def _line_of(fn, text):
     raise AssertionError(f"{text!r} not in {fn.__name__}")
 
 
-def uses_break(x):
-    s = 0.0
+def uses_with_in_loop(x, lock):
     for i in range(3):
-        if x[i] > 0:
-            break
-        s += x[i]
-    return s
+        with lock:
+            x = x + 1
+    return x
 
 
-def uses_return_in_loop(x):
+def uses_del_in_branch(x):
+    y = x
+    if x[0] > 0:
+        del y
+    return x
+
+
+def uses_walrus_in_loop(x):
     for i in range(3):
-        return x[i]
+        if (y := x[i]) > 0:
+            x = x + y
+    return x
+
+
+def sets_attribute_in_loop(x, state):
+    for i in range(3):
+        state.total = x[i]
+    return x
+
+
+def uses_match(x):
+    match x.ndim:
+        case 1:
+            return x
+    return x
 
 
 def uses_yield(x):
@@ -72,8 +92,11 @@ def writes_loop_variable(a):
 
 
 UNSUPPORTED = [
-    (uses_break, "            break", "`break`"),
-    (uses_return_in_loop, "return x[i]", "`return` inside a loop"),
+    (uses_with_in_loop, "with lock", "`with` inside a loop"),
+    (uses_del_in_branch, "del y", "`del` inside a loop or branch"),
+    (uses_walrus_in_loop, "(y := x[i])", "`:=` inside a loop"),
+    (sets_attribute_in_loop, "state.total", "attribute assignment inside a loop"),
+    (uses_match, "match x.ndim", "`match`"),
     (uses_yield, "yield x", "`yield`"),
     (uses_global, "global COUNTER", "`global`"),
     (uses_try_in_loop, "try:", "`try` inside a loop"),

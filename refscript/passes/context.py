@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -16,6 +16,8 @@ class PassContext:
     filename: str
     namer: Namer
     runtime_name: str
+    # What to call generated variables in messages (`retval` -> "the return value").
+    display_names: dict = field(default_factory=dict)
 
     def location(self, node) -> Location:
         return Location(self.filename, getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0)

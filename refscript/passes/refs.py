@@ -75,7 +75,7 @@ class RefsPass:
         return init_stmts + prelude + body
 
     def _box_statement(self, box: str, name: str, is_defined: bool, origin) -> list:
-        label = gast.Constant(name, None)
+        label = gast.Constant(self.ctx.display_names.get(name, name), None)
         if is_defined:
             return templates.replace(f"box = {self.rs}.box(name, label)", origin=origin, box=box, name=name, label=label)
         return templates.replace(f"box = {self.rs}.box_undefined(label)", origin=origin, box=box, label=label)

@@ -26,9 +26,6 @@ _ANYWHERE = {
 }
 
 _IN_CONSTRUCT = {
-    gast.Return: ("`return` inside a loop or branch", "assign the result to a variable and return it at the end"),
-    gast.Break: ("`break`", "fold the exit condition into a `while` condition"),
-    gast.Continue: ("`continue`", "wrap the rest of the body in an `if`"),
     gast.Try: ("`try` inside a loop or branch", "move the `try` outside the loop or branch"),
     gast.With: ("`with` inside a loop or branch", "move the `with` outside the loop or branch"),
     gast.ClassDef: ("a class definition inside a loop or branch", "define the class at module level"),
@@ -62,7 +59,7 @@ class _Checker:
             inner_targets = loop_targets
             if isinstance(stmt, gast.For):
                 inner_targets = loop_targets | target_names(stmt.target)
-            self._check_expressions(stmt)
+            self._check_expressions(stmt, in_construct=True)
             self.check_body(stmt.body, True, inner_targets)
             self.check_body(stmt.orelse, True, inner_targets)
             return
@@ -70,13 +67,14 @@ class _Checker:
             self.check_body(getattr(stmt, field, []) or [], in_construct, loop_targets)
         for handler in getattr(stmt, "handlers", []) or []:
             self.check_body(handler.body, in_construct, loop_targets)
-        self._check_expressions(stmt)
+        self._check_expressions(stmt, in_construct)
 
-    def _check_expressions(self, stmt) -> None:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.stmt) and node is not stmt:
-                continue
-            self._reject(node, {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)})
+    def _check_expressions(self, stmt, in_construct: bool) -> None:
+        table = {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)}
+        if in_construct:
+            table[gast.NamedExpr] = _IN_CONSTRUCT[gast.NamedExpr]
+        for node in _expressions_of(stmt):
+            self._reject(node, table)
 
     def _check_nested_scope(self, node) -> None:
         for sub in gast.walk(node):
@@ -117,3 +115,14 @@ class _Checker:
         for kind, (what, hint) in table.items():
             if isinstance(node, kind):
                 raise self.ctx.error(node, f"{what} is not supported by refscript", hint)
+
+
+def _expressions_of(stmt):
+    """The expression nodes of `stmt` itself, not of the statements nested in it."""
+    stack = [c for c in gast.iter_child_nodes(stmt) if not isinstance(c, gast.stmt)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.stmt):
+            continue
+        yield node
+        stack.extend(gast.iter_child_nodes(node))

@@ -89,18 +89,9 @@ class Box:
 
     def _write_in_traced_body(self, new, location: Location) -> None:
         if not self.is_ref:
-            raise LoopVariableTypeError(
-                f"variable {self.name!r} holds a {type(self._value).__name__}, which cannot change "
-                "inside a loop or branch that depends on traced values",
-                location,
-                "only numbers and arrays can be carried through traced control flow",
-            )
+            raise not_an_array_error(self.name, self._value, location)
         if not is_array_like(new):
-            raise LoopVariableTypeError(
-                f"variable {self.name!r} is assigned a {type(new).__name__} inside traced control flow",
-                location,
-                "only numbers and arrays can be carried through traced control flow",
-            )
+            raise not_an_array_error(self.name, new, location)
         new = jnp.asarray(new)
         session = tracing.current()
         if self._ref is None:  # first bound inside a traced body: learn its type, restart
@@ -179,20 +170,29 @@ class Box:
                 self._awaiting_type = True
             else:
                 self._ref = jax.new_ref(jnp.zeros(hint.shape, hint.dtype))
-                self.defined = False
+                self.defined = self._value.bound_later
             return
         if not is_array_like(self._value):
-            raise LoopVariableTypeError(
-                f"variable {self.name!r} holds a {type(self._value).__name__}, which cannot change "
-                "inside a loop or branch that depends on traced values",
-                location,
-                "only numbers and arrays can be carried through traced control flow",
-            )
+            raise not_an_array_error(self.name, self._value, location)
         initial = jnp.asarray(self._value)
         if hint is not None and hint.dtype != initial.dtype:
             initial = initial.astype(hint.dtype)
         self._ref = jax.new_ref(initial)
         self._value = None
+
+
+def not_an_array_error(name: str, value, location: Location | None) -> LoopVariableTypeError:
+    """The error for a variable holding a Python object where traced control flow changes it."""
+    hint = "only numbers and arrays can change inside traced control flow"
+    if value is None:
+        hint = ("a variable (or a function's result) must have one type on every path; "
+                "None on one path and an array on another cannot be compiled")
+    return LoopVariableTypeError(
+        f"variable {name!r} holds a {type(value).__name__}, which cannot change inside a loop or "
+        "branch that depends on traced values",
+        location,
+        hint,
+    )
 
 
 def _promotion_operand(aval):

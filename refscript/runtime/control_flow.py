@@ -28,7 +28,6 @@ from jax import lax
 from refscript._jax_internal import is_tracer, reverse_mode_guard
 from refscript.errors import (
     Location,
-    LoopVariableTypeError,
     RefscriptError,
     ReverseModeLoopError,
     TracedSliceError,
@@ -354,14 +353,6 @@ def if_stmt(pred, if_true, if_false, writes=()):
             if_false()
         return
     pred = _predicate(pred, location)
-    for b in writes:
-        if not b.can_materialize():
-            raise LoopVariableTypeError(
-                f"variable {b.name!r} holds a {type(b.value).__name__}, which cannot change "
-                "in a branch on a traced value",
-                location,
-                "only numbers and arrays can be assigned in branches on traced values",
-            )
     _materialize(writes, location)
     entry = {b: b.defined for b in writes}
     exits = []

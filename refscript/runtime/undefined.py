@@ -13,10 +13,13 @@ class Undefined:
     UndefinedVariableError: ... variable 'x' is used here but is not bound on every path ...
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "bound_later")
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, bound_later: bool = False):
+        # `bound_later`: every path that reads the variable binds it first, which the
+        # converter knows (the return slot) though tracing cannot see it.
         object.__setattr__(self, "name", name)
+        object.__setattr__(self, "bound_later", bound_later)
 
     def __repr__(self) -> str:
         return f"Undefined({self.name!r})"

@@ -1,0 +1,176 @@
+"""`break`, `continue` and `return` inside loops and branches, against plain Python."""
+
+import jax
+import numpy as np
+import pytest
+
+import refscript
+from oracle import check, check_grad, check_vmap
+
+
+def first_negative(x):
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            return i
+    return -1
+
+
+def sum_until_negative(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            break
+        if x[i] > 2:
+            continue
+        s += x[i]
+    else:
+        s = -s
+    return s
+
+
+def while_true_break(x):
+    k = 0
+    while True:
+        if k >= x.shape[0] - 1 or x[k] > 1:
+            break
+        k += 1
+    return k
+
+
+def inner_break_leaves_inner_loop(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if x[i, j] < 0:
+                break
+            total += x[i, j]
+    return total
+
+
+def return_from_nested_loops(x):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if x[i, j] > 1.5:
+                return i, j
+    return -1, -1
+
+
+def return_in_branches(x):
+    if x[0] > 0:
+        if x[1] > 0:
+            return x[0] + x[1]
+        return x[0] - x[1]
+    else:
+        return -x[0]
+
+
+def while_with_continue_inside_for_with_break(x):
+    found = 0
+    for i in range(x.shape[0]):
+        k = 0
+        while k < 4:
+            k += 1
+            if (k + i) % 2 == 0:
+                continue
+            found += 1
+        if x[i] > 2:
+            break
+    return found
+
+
+def falls_off_on_static_path(x, flag):
+    if flag:
+        return x * 2.0
+
+
+def early_return_accumulator(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[i]
+        if s > 3.0:
+            return s
+    return -s
+
+
+ARRAYS_1D = [
+    np.array([1.0, 2.0, -1.0, 3.0]),
+    np.array([1.0, 3.0, 0.5]),
+    np.array([-1.0, 2.0]),
+    np.zeros(0),
+    np.array([5.0]),
+]
+
+
+@pytest.mark.parametrize("x", ARRAYS_1D, ids=lambda x: str(x.tolist()))
+@pytest.mark.parametrize("fn", [first_negative, sum_until_negative, early_return_accumulator])
+def test_jumps_in_for_loops(fn, x):
+    check(fn, x)
+
+
+@pytest.mark.parametrize("x", [np.array([0.0, 0.5, 2.0, 3.0]), np.array([3.0]), np.array([0.0, 0.0])])
+def test_while_true_with_break(x):
+    check(while_true_break, x)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nested_loops(seed):
+    x = np.random.default_rng(seed).normal(size=(3, 4)) * 2
+    check(inner_break_leaves_inner_loop, x)
+    check(return_from_nested_loops, x)
+
+
+@pytest.mark.parametrize("x", [[1.0, 2.0], [1.0, -2.0], [-1.0, 2.0]])
+def test_returns_in_traced_branches(x):
+    check(return_in_branches, np.array(x))
+
+
+@pytest.mark.parametrize("x", [[1.0, 3.0, 0.0], [0.0, 0.0, 0.0], [5.0]])
+def test_combination_of_while_continue_and_for_break(x):
+    check(while_with_continue_inside_for_with_break, np.array(x))
+
+
+def test_falling_off_the_end_returns_none_on_static_paths():
+    compiled = refscript.jit(falls_off_on_static_path)
+    assert compiled(np.ones(2), False) is None
+    np.testing.assert_allclose(compiled(np.ones(2), True), 2 * np.ones(2))
+
+
+def test_break_keeps_static_loops_differentiable(rng):
+    check_grad(sum_until_negative, np.abs(rng.normal(size=5)) + 0.1)
+    check_grad(early_return_accumulator, rng.normal(size=5))
+    jaxpr = str(refscript.make_jaxpr(sum_until_negative)(np.ones(3)))
+    assert "while[" not in jaxpr
+
+
+def test_jumps_under_vmap(rng):
+    batch = rng.normal(size=(3, 5)) * 2
+    check_vmap(sum_until_negative, batch)
+    check_vmap(first_negative, batch)
+    check_vmap(early_return_accumulator, batch, in_axis=1 if False else 0)
+    check_vmap(while_true_break, np.abs(batch))
+
+
+def test_converted_source_shows_flags():
+    text = refscript.converted_source(sum_until_negative)
+    assert "broke = False" in text and "continued = False" in text
+    assert "rs.not_(broke_ref.value)" in text
+    text = refscript.converted_source(first_negative)
+    assert "returned = False" in text and "return retval" in text
+
+
+def test_jit_of_compiled_function_with_jumps(rng):
+    x = rng.normal(size=6)
+    got = jax.jit(refscript.jit(first_negative))(x)
+    assert int(got) == first_negative(x.copy())
+
+
+def returns_only_on_a_traced_path(x):
+    if x[0] > 0:
+        return x * 2.0
+
+
+def test_value_on_one_traced_path_and_none_on_another_is_explained():
+    with pytest.raises(refscript.errors.LoopVariableTypeError) as info:
+        refscript.jit(returns_only_on_a_traced_path)(np.ones(2))
+    assert "the return value" in str(info.value)
+    assert "None on one path" in info.value.hint
