@@ -10,24 +10,31 @@ import gast
 
 from refscript import runtime
 from refscript.passes import break_continue, returns, unsupported
+from refscript.passes.calls import CallsPass
 from refscript.passes.conditionals import ConditionalsPass
 from refscript.passes.context import PassContext
 from refscript.passes.logical import LogicalPass
 from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
 from refscript.pyct import anno, loader, naming, parser
-from refscript.pyct.analysis import liveness
+from refscript.pyct.analysis import activity, liveness
 from refscript.pyct.unparse import unparse
 
 
 @dataclass(frozen=True)
 class Conversion:
-    """A converted function: the callable, its generated source, and the user's original."""
+    """A converted function: the callable, its generated source, and the user's original.
+
+    `argument_writes` lists `(parameter, location)` for each parameter the function
+    writes into by subscript: fine for the function the user compiles (its
+    arguments are copied in), not for one it calls (the caller would not see it).
+    """
 
     function: object
     source: str
     original: object
     filename: str
+    argument_writes: tuple = ()
 
 
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -60,12 +67,14 @@ def _convert(fn) -> Conversion:
 
     # The passes, in order. Analyses read the user's tree; converters rewrite it.
     unsupported.check(node, ctx)  # reject what cannot be converted before touching anything
+    argument_writes = _argument_writes(node, ctx)
     for sub in gast.walk(node):
         if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:
             anno.setanno(sub, anno.Basic.USER_FUNCTION, True)
     # Jumps become flags and `if`s before any analysis, so the flags are carried
     # like any other variable. Returns first: a `return` inside a loop ends it the
     # way a `break` does, and the `break` converter must see loops as they end up.
+    node = CallsPass(ctx).transform(node)  # first: later passes generate calls of their own
     node = returns.transform(node, ctx)
     node = break_continue.transform(node, ctx)
     liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass
@@ -78,7 +87,24 @@ def _convert(fn) -> Conversion:
     node = LogicalPass(ctx).transform(node)
 
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
-    return Conversion(function=function, source=unparse(node), original=fn, filename=parsed.filename)
+    return Conversion(
+        function=function, source=unparse(node), original=fn, filename=parsed.filename,
+        argument_writes=argument_writes,
+    )
+
+
+def _argument_writes(fn: gast.FunctionDef, ctx: PassContext) -> tuple:
+    params = set(activity.parameters(fn))
+    writes = []
+    for node in gast.walk(fn):
+        targets = node.targets if isinstance(node, gast.Assign) else (
+            [node.target] if isinstance(node, (gast.AugAssign, gast.AnnAssign)) else [])
+        for target in targets:
+            for sub in gast.walk(target):
+                base = activity.subscript_base(sub) if isinstance(sub, gast.Subscript) else None
+                if base is not None and base.id in params and isinstance(sub.ctx, gast.Store):
+                    writes.append((base.id, ctx.location(sub)))
+    return tuple(writes)
 
 
 def _lambda_source(fn) -> str:

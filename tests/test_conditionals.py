@@ -315,8 +315,8 @@ def static_mode(x, mode):
     if mode == 0:
         y = x * 2.0
     elif mode == 1:
-        # float() of a traced value fails: must never be traced unless taken.
-        y = x * float(x[0])
+        # .item() of a traced value fails: must never be traced unless taken.
+        y = x * x[0].item()
     else:
         y = x + 1.0
     return y

@@ -22,7 +22,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from refscript._jax_internal import is_tracer, reverse_mode_guard
@@ -34,50 +33,11 @@ from refscript.errors import (
     caller_location,
 )
 from refscript.runtime import tracing
+from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
 
 # Above this trip count a static loop whose body needs Python values is not
 # unrolled automatically: tracing a million copies of the body would take minutes.
 UNROLL_LIMIT = 1000
-
-
-class TracedRange:
-    """`range(start, stop, step)` where some bound is a traced integer.
-
-    `max_trip`, when known, is a static bound on the trip count: the loop then
-    compiles to a fixed-length loop whose iterations past the real trip count do
-    nothing, which (unlike a `while_loop`) reverse-mode differentiation can go through.
-    """
-
-    def __init__(self, start, stop, step, max_trip=None, values=None):
-        self.start, self.stop, self.step = start, stop, step
-        self.max_trip = max_trip
-        self.values = values  # a range covering every index value, when known
-
-    def trip_count(self):
-        start, stop, step = self.start, self.stop, self.step
-        if not is_tracer(step):
-            if step == 1:
-                return jnp.maximum(jnp.asarray(stop) - start, 0)
-            if step > 0:
-                return jnp.maximum((stop - start + step - 1) // step, 0)
-            return jnp.maximum((start - stop - step - 1) // (-step), 0)
-        start, stop, step = (jnp.asarray(v) for v in (start, stop, step))
-        up = (stop - start + step - 1) // jnp.where(step == 0, 1, step)
-        down = (start - stop - step - 1) // jnp.where(step == 0, 1, -step)
-        return jnp.maximum(jnp.where(step > 0, up, down), 0)
-
-
-class StaticRange:
-    """A range that refscript unrolls: its body runs once per index, as Python."""
-
-    def __init__(self, *args):
-        self.range = builtins.range(*args)
-
-    def __iter__(self):
-        return iter(self.range)
-
-    def __len__(self):
-        return len(self.range)
 
 
 def static_range(*args) -> StaticRange:
@@ -181,22 +141,19 @@ def _materialize(writes, location: Location) -> None:
 def for_stmt(iterable, body, writes=()):
     """Runs `body(item)` for each item of `iterable`, as a compiled loop where it can."""
     location = caller_location()
-    if isinstance(iterable, TracedRange):
-        index = _index_of(iterable.start, iterable.step)
-        if iterable.max_trip is not None:
-            _masked_loop(iterable, index, body, writes, location)
-            return
-        tracing.current().note_dynamic_loop(location, "for")
-        _compiled_loop(iterable.trip_count(), index, body, writes, location)
-        _guard_reverse_mode(writes, location, "for")
-    elif isinstance(iterable, builtins.range):
-        _static_range_loop(iterable, body, writes, location)
-    elif isinstance(iterable, (jax.Array, np.ndarray)) and iterable.ndim > 0:
-        items = jnp.asarray(iterable)
-        _compiled_loop(items.shape[0], lambda k: items[k], body, writes, location)
-    else:
+    sequence = as_sequence(iterable)
+    if sequence is None:
         for item in iterable:
             body(item)
+    elif not _is_static(sequence.length):
+        if sequence.max_length is not None:
+            _masked_loop(sequence, body, writes, location)
+            return
+        tracing.current().note_dynamic_loop(location, "for")
+        _compiled_loop(sequence, body, writes, location)
+        _guard_reverse_mode(writes, location, "for")
+    else:
+        _static_length_loop(sequence, body, writes, location)
 
 
 _CONCRETIZATION_ERRORS = (
@@ -215,13 +172,13 @@ def needs_python_value(error: BaseException) -> bool:
     return isinstance(error, IndexError) and "must be static integers" in str(error)
 
 
-def _static_range_loop(r: builtins.range, body, writes, location: Location) -> None:
-    trip = len(r)
+def _static_length_loop(sequence: Sequence, body, writes, location: Location) -> None:
+    trip = sequence.length
     if trip == 0:
         return
     if all(b.can_materialize() for b in writes):
         try:
-            _compiled_loop(trip, _index_of(r.start, r.step), body, writes, location, values=r)
+            _compiled_loop(sequence, body, writes, location)
             return
         except Exception as error:
             if not needs_python_value(error):
@@ -237,51 +194,44 @@ def _static_range_loop(r: builtins.range, body, writes, location: Location) -> N
     else:
         reason = "it changes variables that hold Python objects"
     tracing.current().note_unrolled_loop(location, reason)
-    for i in r:
-        body(i)
+    for k in builtins.range(trip):
+        body(sequence.item(k))
 
 
-def _index_of(start, step):
-    """Returns the map from iteration number to loop index, without no-op arithmetic."""
-    static = not (is_tracer(start) or is_tracer(step))
-    if static and start == 0 and step == 1:
-        return lambda k: k
-    if static and step == 1:
-        return lambda k: start + k
-    return lambda k: start + k * step
-
-
-def _compiled_loop(trip, index, body, writes, location: Location, values=None) -> None:
-    """Emits `fori_loop(0, trip)` running `body(index(k))`; `values` are the indices, if static."""
+def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None:
+    """Emits `fori_loop(0, length)` running `body(item(k))`."""
     _materialize(writes, location)
 
     def loop_body(k, carry):
         with tracing.traced_body():
-            _run_body(body, index(k), values)
+            _run_body(body, sequence.item(k), sequence.index_values)
         return carry
 
-    lax.fori_loop(0, trip, loop_body, None)
+    lax.fori_loop(0, sequence.length, loop_body, None)
 
 
-def _masked_loop(iterable: TracedRange, index, body, writes, location: Location) -> None:
-    """A loop of `iterable.max_trip` iterations, of which those past the trip count do nothing."""
+def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
+    """A loop of `max_length` iterations, of which those past the real length do nothing."""
     _materialize(writes, location)
-    trip = iterable.trip_count()
 
     def loop_body(k, carry):
         with tracing.traced_body():
-            lax.cond(k < trip, lambda: _run_body(body, index(k), iterable.values), lambda: None)
+            lax.cond(
+                k < sequence.length,
+                lambda: _run_body(body, sequence.item(k), sequence.index_values),
+                lambda: None,
+            )
         return carry
 
-    lax.fori_loop(0, iterable.max_trip, loop_body, None)
+    lax.fori_loop(0, sequence.max_length, loop_body, None)
 
 
-def _run_body(body, index, values) -> None:
-    if values is None:
-        body(index)
+def _run_body(body, item, index_values) -> None:
+    if index_values is None:
+        body(item)
         return
-    with tracing.loop_index(index, values):
-        body(index)
+    with tracing.loop_index(item, index_values):
+        body(item)
 
 
 def while_stmt(test, body, writes=()):

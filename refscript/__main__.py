@@ -1,0 +1,5 @@
+"""`python -m refscript`: see `refscript.cli`."""
+
+from refscript.cli import main
+
+raise SystemExit(main())

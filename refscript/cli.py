@@ -1,0 +1,294 @@
+"""`python -m refscript show`: print what refscript makes of a function, stage by stage.
+
+The command loads the user's file or module, reads example arguments from
+`--arg` specs (never evaluating them), and prints the stages `refscript.show`
+renders. Every failure is one line on stderr and an exit status, never a
+traceback (unless `--traceback`): a Python programmer asked to see their
+function, not refscript's internals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import itertools
+import os
+import re
+import sys
+import traceback
+
+from refscript.errors import RefscriptError
+from refscript.show import (
+    DEFAULT_STAGES,
+    DTYPES,
+    STAGES,
+    UsageError,
+    example_arguments,
+    header,
+    needs_x64,
+    parse_arg,
+    render_stages,
+    resolve_stages,
+)
+
+PROG = "python -m refscript"
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the user's code failed: import, conversion or tracing
+EXIT_USAGE = 2  # the command line is wrong, or names a file or function that does not exist
+
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_module_numbers = itertools.count()
+
+_SHOW_DESCRIPTION = f"""\
+Print what refscript makes of FUNCTION: the Python it is converted to, the jaxpr
+with Refs that tracing gives, the pure (discharged) jaxpr and the HLO XLA gets.
+
+TARGET is FILE.py:FUNCTION (the file is imported as a fresh module; its directory
+is on sys.path only while it is imported) or package.module:FUNCTION (imported as
+usual, from the current directory or the installed packages). FUNCTION may be a
+dotted attribute path (Class.method).
+
+Example arguments, one --arg per positional parameter, in order:
+  f32[128,128]  i32[]  u8[64]    an abstract array (jax.ShapeDtypeStruct) of that
+                                 dtype and shape; a 64-bit dtype turns on
+                                 jax_enable_x64
+  3  -2  2.5  True  False  None  a Python literal; ints and bools are static
+                                 (refscript specialises on them), floats are traced
+  dtypes: {", ".join(DTYPES)}
+Nothing else is accepted, and nothing is evaluated. Without --arg, the function's
+`example_args` attribute is used; set it in the file with
+    @refscript.examples(jax.ShapeDtypeStruct((128,), jnp.float32), 3)
+A function without parameters needs neither.
+"""
+
+_SHOW_EPILOG = f"""\
+stages (--stage, repeatable; default: {" and ".join(DEFAULT_STAGES)}):
+  converted    the generated Python (refscript.converted_source)
+  jaxpr        the jaxpr with Refs (refscript.make_jaxpr)
+  discharged   the pure jaxpr (refscript.make_jaxpr(..., discharged=True))
+  hlo          jax.jit(refscript.jit(fn)).lower(*args).as_text()
+  all          all of the above
+Each stage is printed under a line "== STAGE: TARGET ==". Python source is
+coloured when stdout is a terminal and NO_COLOR is not set (--color overrides).
+
+exit status: 0 printed; 1 the user's code failed to import, convert or trace
+(one line on stderr: the error and, for refscript errors, the source line);
+2 bad command line, missing file, module or function, or missing arguments.
+
+examples:
+  {PROG} show examples/recurrence.py:smooth_with_resets --arg f32[1000] --arg 0.5 --arg 1.0
+  {PROG} show mypackage.kernels:prefix_sum --arg 'f64[16]' --arg 4 --stage hlo
+"""
+
+
+class _Exit(Exception):
+    """Ends the command with `status` after printing `lines` to stderr."""
+
+    def __init__(self, status: int, *lines: str):
+        super().__init__(*lines)
+        self.status = status
+        self.lines = lines
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints its usage and then the error; one line is enough.
+    def error(self, message):
+        raise _Exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the command-line parser of `python -m refscript`."""
+    parser = _Parser(prog=PROG, description="refscript command-line tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    show = commands.add_parser(
+        "show",
+        help="print the converted source, jaxprs or HLO of a function",
+        description=_SHOW_DESCRIPTION,
+        epilog=_SHOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("target", metavar="TARGET", help="FILE.py:FUNCTION or package.module:FUNCTION")
+    show.add_argument(
+        "--arg", dest="args", action="append", default=[], metavar="SPEC",
+        help="an example argument: f32[128,128], i32[], 3, 2.5, True, None (one per parameter)",
+    )
+    show.add_argument(
+        "--stage", dest="stages", action="append", choices=(*STAGES, "all"), metavar="STAGE",
+        help=f"{', '.join(STAGES)} or all (repeatable; default: {' and '.join(DEFAULT_STAGES)})",
+    )
+    show.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the output: auto (a terminal, NO_COLOR unset), always or never",
+    )
+    show.add_argument("--traceback", action="store_true", help="on an error, print the full traceback")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs `python -m refscript` with `argv` (default: `sys.argv[1:]`); returns the exit status."""
+    options = None
+    try:
+        options = build_parser().parse_args(argv)
+        return _show(options)
+    except _Exit as done:
+        for line in done.lines:
+            print(line, file=sys.stderr)
+        if options is not None and options.traceback and done.__cause__ is not None:
+            traceback.print_exception(done.__cause__)
+        return done.status
+    except BrokenPipeError:
+        # The reader went away (`| head`); say nothing more, and keep Python from
+        # complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _show(options) -> int:
+    prefix = "refscript show: error:"
+    try:
+        stages = resolve_stages(options.stages)
+        args = tuple(parse_arg(spec) for spec in options.args)
+    except UsageError as error:
+        raise _Exit(EXIT_USAGE, f"{prefix} --arg {error}") from None
+    if needs_x64(args):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    fn = _load_target(options.target, prefix)
+    if stages != ("converted",):
+        try:
+            args = example_arguments(fn, args)
+        except UsageError as error:
+            raise _Exit(EXIT_USAGE, f"{prefix} {error}") from None
+    colour = _colour_wanted(options.color)
+    for index, (stage, text) in enumerate(_render(fn, args, stages, prefix)):
+        if index:
+            print()
+        print(_bold(header(stage, options.target)) if colour else header(stage, options.target))
+        print(_highlight_python(text) if colour and stage == "converted" else text, flush=True)
+    return EXIT_OK
+
+
+def _render(fn, args, stages, prefix):
+    """Yields what `render_stages` does; an error in the user's code ends the command."""
+    rendered = render_stages(fn, args, stages)
+    while True:
+        try:
+            item = next(rendered)
+        except StopIteration:
+            return
+        except Exception as error:  # the user's code failed while refscript converted or traced it
+            raise _Exit(EXIT_ERROR, *_describe(error, fn, prefix)) from error
+        yield item
+
+
+# Loading the user's function.
+
+
+def _load_target(target: str, prefix: str):
+    where, colon, attribute = target.rpartition(":")
+    if not colon or not where or not _DOTTED_NAME.fullmatch(attribute):
+        raise _Exit(EXIT_USAGE, f"{prefix} TARGET must be FILE.py:FUNCTION or package.module:FUNCTION, got {target!r}")
+    if where.endswith(".py") or "/" in where or os.sep in where:
+        module = _import_file(where, prefix)
+    elif _DOTTED_NAME.fullmatch(where):
+        module = _import_module(where, prefix)
+    else:
+        raise _Exit(EXIT_USAGE, f"{prefix} {where!r} is neither a .py file nor a dotted module name")
+    fn = module
+    for name in attribute.split("."):
+        fn = getattr(fn, name, None)
+        if fn is None:
+            raise _Exit(EXIT_USAGE, f"{prefix} {where} has no function {attribute!r}")
+    if not callable(fn):
+        raise _Exit(EXIT_USAGE, f"{prefix} {where}:{attribute} is a {type(fn).__name__}, not a function")
+    return fn
+
+
+def _import_file(path: str, prefix: str):
+    if not os.path.isfile(path):
+        raise _Exit(EXIT_USAGE, f"{prefix} no such file: {path}")
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    # A name of our own, so that a file called `numpy.py` or `test.py` shadows nothing.
+    name = f"_refscript_show_{stem}_{next(_module_numbers)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise _Exit(EXIT_USAGE, f"{prefix} cannot import {path}: not a Python source file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    directory = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, directory)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise _Exit(EXIT_ERROR, f"{prefix} importing {path}: {_first_line(error)}") from error
+    finally:
+        if directory in sys.path:
+            sys.path.remove(directory)
+    return module
+
+
+def _import_module(name: str, prefix: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and (name == error.name or name.startswith(error.name + ".")):
+            raise _Exit(EXIT_USAGE, f"{prefix} no module named {error.name!r}") from error
+        raise _Exit(EXIT_ERROR, f"{prefix} importing {name}: {_first_line(error)}") from error
+    except Exception as error:
+        raise _Exit(EXIT_ERROR, f"{prefix} importing {name}: {_first_line(error)}") from error
+
+
+# Reporting errors.
+
+
+def _describe(error: Exception, fn, prefix: str) -> list[str]:
+    """Returns the lines on stderr for an error raised while converting or tracing `fn`."""
+    if isinstance(error, RefscriptError):
+        # Its first line is "file:line:col: message"; the source line follows.
+        lines = [f"{prefix} {str(error).splitlines()[0]}"]
+        source = error.location.source_line() if error.location is not None else None
+        if source is not None:
+            lines.append(f"    {source.strip()}")
+        return lines
+    where = _user_frame(error, fn)
+    return [f"{prefix} {where + ': ' if where else ''}{_first_line(error)}"]
+
+
+def _user_frame(error: Exception, fn) -> str | None:
+    """Returns "file:line" of the innermost frame of `error` in `fn`'s file, if any."""
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    if code is None:
+        return None
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == code.co_filename]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+# Colour.
+
+
+def _colour_wanted(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    # https://no-color.org: an empty NO_COLOR counts as unset.
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _bold(text: str) -> str:
+    return f"\x1b[1m{text}\x1b[0m"
+
+
+def _highlight_python(source: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import TerminalFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(source, PythonLexer(), TerminalFormatter()).rstrip("\n")
