@@ -10,6 +10,7 @@ from refscript.api import (
     jit as jit,
     make_jaxpr as make_jaxpr,
 )
+from refscript._show import examples as examples, show as show
 from refscript.runtime.control_flow import static_range as static_range
 
 __version__ = "0.1.0"

@@ -18,8 +18,10 @@ import re
 import sys
 import traceback
 
+import jax
+
 from refscript.errors import RefscriptError
-from refscript.show import (
+from refscript._show import (
     DEFAULT_STAGES,
     DTYPES,
     STAGES,
@@ -38,6 +40,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1  # the user's code failed: import, conversion or tracing
 EXIT_USAGE = 2  # the command line is wrong, or names a file or function that does not exist
 
+_ERROR = "refscript show: error:"
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _module_numbers = itertools.count()
 
@@ -146,24 +149,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _show(options) -> int:
-    prefix = "refscript show: error:"
+    stages = resolve_stages(options.stages)  # argparse has checked the names
     try:
-        stages = resolve_stages(options.stages)
         args = tuple(parse_arg(spec) for spec in options.args)
     except UsageError as error:
-        raise _Exit(EXIT_USAGE, f"{prefix} --arg {error}") from None
+        raise _Exit(EXIT_USAGE, f"{_ERROR} --arg {error}") from None
     if needs_x64(args):
-        import jax
-
         jax.config.update("jax_enable_x64", True)
-    fn = _load_target(options.target, prefix)
+    fn = _load_target(options.target)
     if stages != ("converted",):
         try:
             args = example_arguments(fn, args)
         except UsageError as error:
-            raise _Exit(EXIT_USAGE, f"{prefix} {error}") from None
+            raise _Exit(EXIT_USAGE, f"{_ERROR} {error}") from None
     colour = _colour_wanted(options.color)
-    for index, (stage, text) in enumerate(_render(fn, args, stages, prefix)):
+    for index, (stage, text) in enumerate(_render(fn, args, stages)):
         if index:
             print()
         print(_bold(header(stage, options.target)) if colour else header(stage, options.target))
@@ -171,7 +171,7 @@ def _show(options) -> int:
     return EXIT_OK
 
 
-def _render(fn, args, stages, prefix):
+def _render(fn, args, stages):
     """Yields what `render_stages` does; an error in the user's code ends the command."""
     rendered = render_stages(fn, args, stages)
     while True:
@@ -180,42 +180,42 @@ def _render(fn, args, stages, prefix):
         except StopIteration:
             return
         except Exception as error:  # the user's code failed while refscript converted or traced it
-            raise _Exit(EXIT_ERROR, *_describe(error, fn, prefix)) from error
+            raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
         yield item
 
 
 # Loading the user's function.
 
 
-def _load_target(target: str, prefix: str):
+def _load_target(target: str):
     where, colon, attribute = target.rpartition(":")
     if not colon or not where or not _DOTTED_NAME.fullmatch(attribute):
-        raise _Exit(EXIT_USAGE, f"{prefix} TARGET must be FILE.py:FUNCTION or package.module:FUNCTION, got {target!r}")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} TARGET must be FILE.py:FUNCTION or package.module:FUNCTION, got {target!r}")
     if where.endswith(".py") or "/" in where or os.sep in where:
-        module = _import_file(where, prefix)
+        module = _import_file(where)
     elif _DOTTED_NAME.fullmatch(where):
-        module = _import_module(where, prefix)
+        module = _import_module(where)
     else:
-        raise _Exit(EXIT_USAGE, f"{prefix} {where!r} is neither a .py file nor a dotted module name")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} {where!r} is neither a .py file nor a dotted module name")
     fn = module
     for name in attribute.split("."):
         fn = getattr(fn, name, None)
         if fn is None:
-            raise _Exit(EXIT_USAGE, f"{prefix} {where} has no function {attribute!r}")
+            raise _Exit(EXIT_USAGE, f"{_ERROR} {where} has no function {attribute!r}")
     if not callable(fn):
-        raise _Exit(EXIT_USAGE, f"{prefix} {where}:{attribute} is a {type(fn).__name__}, not a function")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} {where}:{attribute} is a {type(fn).__name__}, not a function")
     return fn
 
 
-def _import_file(path: str, prefix: str):
+def _import_file(path: str):
     if not os.path.isfile(path):
-        raise _Exit(EXIT_USAGE, f"{prefix} no such file: {path}")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} no such file: {path}")
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     # A name of our own, so that a file called `numpy.py` or `test.py` shadows nothing.
     name = f"_refscript_show_{stem}_{next(_module_numbers)}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise _Exit(EXIT_USAGE, f"{prefix} cannot import {path}: not a Python source file")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} cannot import {path}: not a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     directory = os.path.dirname(os.path.abspath(path))
@@ -224,38 +224,39 @@ def _import_file(path: str, prefix: str):
         spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[name]
-        raise _Exit(EXIT_ERROR, f"{prefix} importing {path}: {_first_line(error)}") from error
+        raise _Exit(EXIT_ERROR, f"{_ERROR} importing {path}: {_first_line(error)}") from error
     finally:
         if directory in sys.path:
             sys.path.remove(directory)
     return module
 
 
-def _import_module(name: str, prefix: str):
+def _import_module(name: str):
     try:
         return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and (name == error.name or name.startswith(error.name + ".")):
-            raise _Exit(EXIT_USAGE, f"{prefix} no module named {error.name!r}") from error
-        raise _Exit(EXIT_ERROR, f"{prefix} importing {name}: {_first_line(error)}") from error
     except Exception as error:
-        raise _Exit(EXIT_ERROR, f"{prefix} importing {name}: {_first_line(error)}") from error
+        # The named module itself missing is the command line's fault; a module
+        # it imports missing is the user's code's.
+        missing = error.name if isinstance(error, ModuleNotFoundError) else None
+        if missing is not None and (name == missing or name.startswith(missing + ".")):
+            raise _Exit(EXIT_USAGE, f"{_ERROR} no module named {missing!r}") from error
+        raise _Exit(EXIT_ERROR, f"{_ERROR} importing {name}: {_first_line(error)}") from error
 
 
 # Reporting errors.
 
 
-def _describe(error: Exception, fn, prefix: str) -> list[str]:
+def _describe(error: Exception, fn) -> list[str]:
     """Returns the lines on stderr for an error raised while converting or tracing `fn`."""
     if isinstance(error, RefscriptError):
         # Its first line is "file:line:col: message"; the source line follows.
-        lines = [f"{prefix} {str(error).splitlines()[0]}"]
+        lines = [f"{_ERROR} {str(error).splitlines()[0]}"]
         source = error.location.source_line() if error.location is not None else None
         if source is not None:
             lines.append(f"    {source.strip()}")
         return lines
     where = _user_frame(error, fn)
-    return [f"{prefix} {where + ': ' if where else ''}{_first_line(error)}"]
+    return [f"{_ERROR} {where + ': ' if where else ''}{_first_line(error)}"]
 
 
 def _user_frame(error: Exception, fn) -> str | None:

@@ -146,7 +146,7 @@ def test_jumps_under_vmap(rng):
     batch = rng.normal(size=(3, 5)) * 2
     check_vmap(sum_until_negative, batch)
     check_vmap(first_negative, batch)
-    check_vmap(early_return_accumulator, batch, in_axis=1 if False else 0)
+    check_vmap(early_return_accumulator, batch.T, in_axis=1)
     check_vmap(while_true_break, np.abs(batch))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import refscript
-from refscript.show import UsageError, examples, needs_x64, parse_arg, resolve_stages, show
+from refscript._show import UsageError, examples, needs_x64, parse_arg, resolve_stages, show
 
 
 def running_sum(x, n):
@@ -152,7 +152,7 @@ def test_a_64_bit_abstract_array_turns_on_x64_while_tracing():
 USER_FILE = '''
 import jax
 import jax.numpy as jnp
-from refscript.show import examples
+from refscript._show import examples
 
 
 def running_sum(x, n):
@@ -206,7 +206,7 @@ def cli_environment(**overrides):
 def run_cli(directory, *args):
     return subprocess.run(
         [sys.executable, "-m", "refscript", "show", *args],
-        cwd=directory, env=cli_environment(), capture_output=True, text=True, timeout=120,
+        cwd=directory, env=cli_environment(), capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -270,7 +270,7 @@ def test_cli_colours_a_terminal_unless_no_color(user_dir, no_color):
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "refscript", "show", "kernels.py:running_sum", "--stage", "converted"],
-        cwd=user_dir, env=environment, stdout=terminal, stderr=subprocess.PIPE,
+        cwd=user_dir, env=environment, stdout=terminal, stderr=subprocess.DEVNULL,
     )
     os.close(terminal)
     output = b""
@@ -284,8 +284,7 @@ def test_cli_colours_a_terminal_unless_no_color(user_dir, no_color):
         output += chunk
     os.close(controller)
     assert process.wait(timeout=120) == 0
-    process.stderr.close()
-    assert b"def " in output
+    assert b"running_sum" in output
     assert (b"\x1b[" in output) == (no_color is None)
 
 

@@ -130,7 +130,7 @@ def resolve_stages(stage: str | Sequence[str] | None) -> tuple[str, ...]:
     names = {stage} if isinstance(stage, str) else set(stage)
     unknown = names - set(STAGES) - {"all"}
     if unknown:
-        raise UsageError(f"unknown stage {sorted(unknown)[0]!r} (choose from {', '.join(STAGES)}, all)")
+        raise UsageError(f"unknown stage {min(unknown)!r} (choose from {', '.join(STAGES)}, all)")
     if "all" in names:
         return STAGES
     return tuple(name for name in STAGES if name in names)
