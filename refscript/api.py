@@ -16,9 +16,10 @@ import functools
 import inspect
 
 import jax
+from jax.experimental import checkify
 
 from refscript import _jax_internal, transpiler
-from refscript.errors import Location, RefscriptError, UndefinedVariableError
+from refscript.errors import CheckFailedError, Location, RefscriptError, UndefinedVariableError
 from refscript.runtime import tracing
 from refscript.runtime.undefined import Undefined
 
@@ -26,9 +27,9 @@ from refscript.runtime.undefined import Undefined
 _MAX_RESTARTS = 64
 
 
-def trace_ref_program(fn, flat_args):
+def trace_ref_program(fn, flat_args, checks: bool = False):
     """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs."""
-    session = tracing.Session()
+    session = tracing.Session(checks=checks)
     with tracing.session_scope(session):
         for _ in range(_MAX_RESTARTS):
             try:
@@ -47,7 +48,7 @@ class JitFunction:
     generated), `trace_count` (how many times it was traced).
     """
 
-    def __init__(self, fn, static_argnums=(), static_argnames=(), static_scalars=True):
+    def __init__(self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False):
         functools.update_wrapper(self, fn)
         self._fn = fn
         self._conversion = transpiler.convert(fn)
@@ -58,7 +59,10 @@ class JitFunction:
         self.unrolled_loops: list = []  # (location, why) of loops unrolled at the last trace
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
-        self._jitted = jax.jit(self._run_pure, static_argnums=(0,))
+        self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
+        self._checks = checks
+        self._jitted = jax.jit(functools.partial(self._run_pure, checks=False), static_argnums=(0,))
+        self._jitted_checked = jax.jit(self._run_checked, static_argnums=(0,))
 
     @property
     def converted_source(self) -> str:
@@ -71,7 +75,16 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         static, dynamic = self._split(args, kwargs)
-        return self._jitted(static, dynamic)
+        leaves = jax.tree_util.tree_leaves(dynamic)
+        if not self._checks or any(_jax_internal.is_tracer(leaf) for leaf in leaves):
+            # Under an outer transformation a failed check could not be raised here.
+            return self._jitted(static, dynamic)
+        error, out = self._jitted_checked(static, dynamic)
+        try:
+            error.throw()
+        except checkify.JaxRuntimeError as failure:
+            raise CheckFailedError(str(failure).split(" (`check` failed)")[0]) from None
+        return out
 
     # Arguments.
 
@@ -110,7 +123,7 @@ class JitFunction:
 
     # Tracing.
 
-    def ref_jaxpr(self, static, dynamic):
+    def ref_jaxpr(self, static, dynamic, checks: bool = False):
         """Returns `(closed_jaxpr, out_tree, session)` of the Ref program for these arguments."""
         flat, tree = jax.tree_util.tree_flatten(dynamic)
 
@@ -126,11 +139,16 @@ class JitFunction:
                     )
             return out
 
-        return trace_ref_program(ref_program, flat)
+        return trace_ref_program(ref_program, flat, checks)
 
-    def _run_pure(self, static, dynamic):
+    def _run_checked(self, static, dynamic):
+        run = functools.partial(self._run_pure, static, checks=True)
+        return checkify.checkify(run, errors=checkify.user_checks)(dynamic)
+
+    def _run_pure(self, static, dynamic, checks):
         self.trace_count += 1
-        closed, out_tree, session = self.ref_jaxpr(static, dynamic)
+        closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks)
+        self.unchecked_assertions = list(session.unchecked_assertions)
         self.unrolled_loops = list(session.unrolled_loops)
         self.run_time_loops = list(session.dynamic_loops)
         pure = _jax_internal.discharge_state(closed)
@@ -146,7 +164,7 @@ def _as_tuple(value):
     return tuple(value)
 
 
-def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True):
+def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, checks=False):
     """Returns `fn` compiled: its loops, branches and in-place updates traced to JAX.
 
     **Arguments:**
@@ -154,6 +172,10 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True):
     - `static_argnums`, `static_argnames`: arguments to specialise on, as in `jax.jit`.
     - `static_scalars`: whether Python `int` and `bool` arguments are static by
       default (so `range(n)` and `np.zeros(n)` work). Set `False` to trace them.
+    - `checks`: check `assert`s on traced values when the code runs, raising
+      `refscript.errors.CheckFailedError` with the message and the user's line.
+      Off by default (like `python -O`); applies when the function is called
+      directly, not under an outer `jax.jit`/`grad`/`vmap`.
 
     **Returns:** a callable that behaves like `fn` on NumPy and JAX arrays and
     composes with `jax.jit`, `jax.grad`, `jax.vmap` and the rest of JAX.
@@ -169,12 +191,13 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True):
     """
     if fn is None:
         return functools.partial(
-            jit, static_argnums=static_argnums, static_argnames=static_argnames, static_scalars=static_scalars
+            jit, static_argnums=static_argnums, static_argnames=static_argnames,
+            static_scalars=static_scalars, checks=checks,
         )
     if isinstance(fn, JitFunction):
         return fn
     try:
-        return JitFunction(fn, static_argnums, static_argnames, static_scalars)
+        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks)
     except RefscriptError as error:
         # The message points at the user's code; refscript's own frames are noise.
         raise error.with_traceback(None) from None

@@ -118,6 +118,10 @@ class StaticLoopError(RefscriptError, TypeError):
     """A loop needs Python values for its index but is too long to unroll."""
 
 
+class CheckFailedError(RefscriptError, AssertionError):
+    """An `assert` on traced values failed when the compiled code ran (`checks=True`)."""
+
+
 class IndexingError(RefscriptError, IndexError):
     """An index out of bounds (known at trace time), or of a kind compiled code cannot take."""
 

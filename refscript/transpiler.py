@@ -10,6 +10,7 @@ import gast
 
 from refscript import runtime
 from refscript.passes import break_continue, returns, unsupported
+from refscript.passes.asserts import AssertsPass
 from refscript.passes.calls import CallsPass
 from refscript.passes.conditionals import ConditionalsPass
 from refscript.passes.context import PassContext
@@ -75,6 +76,7 @@ def _convert(fn) -> Conversion:
     # like any other variable. Returns first: a `return` inside a loop ends it the
     # way a `break` does, and the `break` converter must see loops as they end up.
     node = CallsPass(ctx).transform(node)  # first: later passes generate calls of their own
+    node = AssertsPass(ctx).transform(node)
     node = returns.transform(node, ctx)
     node = break_continue.transform(node, ctx)
     liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass

@@ -3,6 +3,7 @@
 from refscript.runtime.calls import convert as convert
 from refscript.runtime.boxes import Box as Box, box as box, box_undefined as box_undefined
 from refscript.runtime.control_flow import (
+    assert_ as assert_,
     and_ as and_,
     if_exp as if_exp,
     not_ as not_,

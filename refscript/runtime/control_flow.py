@@ -23,6 +23,7 @@ import math
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.experimental import checkify
 
 from refscript._jax_internal import is_tracer, reverse_mode_guard
 from refscript.errors import (
@@ -364,3 +365,23 @@ def if_exp(pred, if_true, if_false):
     if _is_static(truth):
         return if_true() if truth else if_false()
     return lax.cond(truth, if_true, if_false)
+
+
+def assert_(condition, message=None):
+    """`assert condition, message()`: on a traced condition, checked when the code runs
+    if the function was compiled with `checks=True` (else not checked, as under `python -O`).
+    """
+    location = caller_location()
+    truth = _truth(condition, location)
+    if _is_static(truth):
+        if not truth:
+            raise AssertionError(message() if message is not None else None)
+        return
+    session = tracing.current()
+    if not session.checks:
+        session.note_unchecked_assertion(location)
+        return
+    text = f"{location}: assertion failed"
+    if message is not None:
+        text += f": {message()}"
+    checkify.check(truth, text.replace("{", "{{").replace("}", "}}"))

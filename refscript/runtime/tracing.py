@@ -34,6 +34,8 @@ class Session:
     dynamic_loops: list = field(default_factory=list)
     unrolled_loops: list = field(default_factory=list)
     depth: int = 0
+    checks: bool = False  # whether traced `assert`s are checked at run time
+    unchecked_assertions: list = field(default_factory=list)
     # id(index tracer) -> (tracer, range of the Python values it takes), for the
     # indices of the compiled loops being traced (see `bounded_range`).
     loop_indices: dict = field(default_factory=dict)
@@ -41,6 +43,10 @@ class Session:
     def note_dynamic_loop(self, location: Location, kind: str) -> None:
         if (location, kind) not in self.dynamic_loops:
             self.dynamic_loops.append((location, kind))
+
+    def note_unchecked_assertion(self, location: Location) -> None:
+        if location not in self.unchecked_assertions:
+            self.unchecked_assertions.append(location)
 
     def note_unrolled_loop(self, location: Location, reason: str) -> None:
         if (location, reason) not in self.unrolled_loops:
