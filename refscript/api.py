@@ -131,9 +131,10 @@ class JitFunction:
             out = self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
             for leaf in jax.tree_util.tree_leaves(out):
                 if isinstance(leaf, Undefined):
+                    where = f" (the `if` at {leaf.where} binds it on one branch only)" if leaf.where else ""
                     raise UndefinedVariableError(
                         f"{self.__name__} returns variable {leaf.name!r}, which is not bound on "
-                        "every path that reaches the return",
+                        f"every path that reaches the return{where}",
                         Location(self._conversion.filename, self._fn.__code__.co_firstlineno),
                         f"assign {leaf.name!r} before the loop or branch, or on every branch of the `if`",
                     )

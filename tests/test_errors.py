@@ -154,6 +154,7 @@ def test_variable_bound_on_one_traced_branch_is_an_unbound_local_error():
     assert isinstance(info.value, UnboundLocalError)
     assert "'y'" in str(info.value)
     assert info.value.location.lineno == _line_of(defined_on_one_branch, "return y")
+    assert f"the `if` at {__file__}:{_line_of(defined_on_one_branch, 'if x[0] > 0')}:" in str(info.value)
 
 
 def static_out_of_bounds(x):

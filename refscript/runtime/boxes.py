@@ -44,7 +44,7 @@ class Box:
     or write its elements, and `box.shape` (`dtype`, `ndim`, `size`) without reading it.
     """
 
-    __slots__ = ("name", "site", "home_depth", "defined", "_value", "_ref", "_awaiting_type")
+    __slots__ = ("name", "site", "home_depth", "defined", "unbound_by", "_value", "_ref", "_awaiting_type")
 
     def __init__(self, value, name: str, site):
         self.name = name
@@ -54,6 +54,7 @@ class Box:
         self._ref = None
         self._awaiting_type = False
         self.defined = not isinstance(value, Undefined)
+        self.unbound_by = None  # the traced `if` that left the variable bound on one branch only
 
     def __repr__(self) -> str:
         state = "Ref" if self._ref is not None else "value"
@@ -75,8 +76,11 @@ class Box:
         if not self.is_ref:
             return self._value
         if not self.defined or self._ref is None:
-            return Undefined(self.name)
+            return self._undefined()
         return self._ref[...]
+
+    def _undefined(self) -> Undefined:
+        return Undefined(self.name, where=self.unbound_by)
 
     @value.setter
     def value(self, new):
@@ -119,7 +123,7 @@ class Box:
         if not self.is_ref:
             return self._value[index]
         if not self.defined or self._ref is None:
-            return Undefined(self.name)[index]
+            return self._undefined()[index]
         return indexing.get(self._ref, index, caller_location())
 
     def __setitem__(self, index, new):
@@ -130,7 +134,7 @@ class Box:
                 return
             self.materialize(location)
         if not self.defined or self._ref is None:
-            Undefined(self.name)[index]
+            self._undefined()[index]
         indexing.set(self._ref, index, new, location)
 
     @property

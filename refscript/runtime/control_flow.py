@@ -322,6 +322,8 @@ def if_stmt(pred, if_true, if_false, writes=()):
     lax.cond(pred, branch(if_true), branch(if_false))
     for b in writes:
         b.defined = all(state[b] for state in exits)
+        if not b.defined and any(state[b] for state in exits):
+            b.unbound_by = location
 
 
 def _truth(value, location: Location):

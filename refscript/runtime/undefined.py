@@ -13,20 +13,29 @@ class Undefined:
     UndefinedVariableError: ... variable 'x' is used here but is not bound on every path ...
     """
 
-    __slots__ = ("name", "bound_later")
+    __slots__ = ("name", "bound_later", "where")
 
-    def __init__(self, name: str, bound_later: bool = False):
+    def __init__(self, name: str, bound_later: bool = False, where=None):
         # `bound_later`: every path that reads the variable binds it first, which the
         # converter knows (the return slot) though tracing cannot see it.
+        # `where`: the traced `if` that binds it on one branch only, if that is why.
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "bound_later", bound_later)
+        object.__setattr__(self, "where", where)
+
+    def explanation(self) -> str:
+        """Why the variable is unbound, in the user's terms."""
+        text = f"variable {self.name!r} is used here but is not bound on every path that reaches it"
+        if self.where is not None:
+            text += f": the `if` at {self.where} binds it on one branch only"
+        return text
 
     def __repr__(self) -> str:
         return f"Undefined({self.name!r})"
 
     def _fail(self, *args, **kwargs):
         raise UndefinedVariableError(
-            f"variable {self.name!r} is used here but is not bound on every path that reaches it",
+            self.explanation(),
             caller_location(),
             f"assign {self.name!r} before the loop or branch, or on every branch of the `if`",
         )
