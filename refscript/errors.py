@@ -118,6 +118,10 @@ class StaticLoopError(RefscriptError, TypeError):
     """A loop needs Python values for its index but is too long to unroll."""
 
 
+class UnsupportedNumpyError(RefscriptError, TypeError):
+    """A NumPy function with no `jax.numpy` equivalent was called from compiled code."""
+
+
 class CheckFailedError(RefscriptError, AssertionError):
     """An `assert` on traced values failed when the compiled code ran (`checks=True`)."""
 

@@ -6,8 +6,9 @@
   (`abs`, `min`, `max`, `int`, `float`, `bool`, `round`, `sum`, `print`, `range`,
   `enumerate`, `zip`, `reversed`) get refscript's versions, which behave as
   Python does on Python values;
-- everything else (jax, numpy, the standard library, other installed packages)
-  runs as it is.
+- NumPy functions become their `jax.numpy` namesakes (see `numpy_api`);
+- everything else (jax, the standard library, other installed packages) runs
+  as it is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import ConversionError
-from refscript.runtime import sequences
+from refscript.runtime import numpy_api, sequences
 
 # Packages whose functions are never converted, even when installed from source.
 _LIBRARY_PACKAGES = frozenset({
@@ -50,6 +51,8 @@ def convert(fn):
     override = _OVERRIDES.get(id(fn))
     if override is not None and override[0] is fn:
         return override[1]
+    if numpy_api.is_numpy(fn):
+        return numpy_api.to_jax(fn)
     from refscript import api, transpiler  # the compiler calls the runtime, and back
 
     if isinstance(fn, api.JitFunction):

@@ -1,0 +1,55 @@
+"""NumPy inside compiled code: `np.f` called from converted code becomes `jnp.f`.
+
+NumPy functions cannot take traced values, so every NumPy function, ufunc, ufunc
+method (`np.add.outer`) and scalar type (`np.float32(x)`) called from converted
+code is replaced by its `jax.numpy` namesake, in `numpy`, `numpy.linalg` and
+`numpy.fft`. One without a namesake is an error at the user's line. Dtypes
+follow JAX: float32 unless x64 is enabled.
+"""
+
+from __future__ import annotations
+
+import types
+
+import jax.numpy as jnp
+import numpy as np
+
+from refscript.errors import UnsupportedNumpyError, caller_location
+
+_NAMESPACES = {"numpy": jnp, "numpy.linalg": jnp.linalg, "numpy.fft": jnp.fft}
+
+
+def is_numpy(fn) -> bool:
+    """Whether `fn` is a NumPy function, ufunc, ufunc method or scalar type."""
+    if isinstance(fn, np.ufunc):
+        return True
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return True
+    module = getattr(fn, "__module__", None) or ""
+    return module == "numpy" or module.startswith("numpy.")
+
+
+def to_jax(fn):
+    """Returns the `jax.numpy` equivalent of the NumPy callable `fn`."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):  # np.add.outer -> jnp.add.outer
+        target = getattr(getattr(jnp, owner.__name__, None), fn.__name__, None)
+        return target if target is not None else _unsupported(f"numpy.{owner.__name__}.{fn.__name__}")
+    name = getattr(fn, "__name__", None)
+    module = getattr(fn, "__module__", None) or "numpy"
+    namespace = _NAMESPACES.get(module)
+    if namespace is None and (isinstance(fn, (np.ufunc, type)) or module.startswith(("numpy._core", "numpy.lib"))):
+        namespace = jnp
+    target = getattr(namespace, name, None) if namespace is not None and name else None
+    if target is None or isinstance(target, types.ModuleType):
+        return _unsupported(f"{module}.{name}")
+    return target
+
+
+def _unsupported(qualified: str):
+    raise UnsupportedNumpyError(
+        f"{qualified} has no jax.numpy equivalent, so compiled code cannot call it",
+        caller_location(),
+        "use a jax.numpy function (or jax.random for random numbers), or compute it before the call",
+    )
