@@ -16,6 +16,7 @@ import functools
 import inspect
 
 import jax
+import numpy as np
 from jax.experimental import checkify
 
 from refscript import _jax_internal, transpiler
@@ -36,8 +37,7 @@ def trace_ref_program(fn, flat_args, checks: bool = False):
                 closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*flat_args)
                 return closed, jax.tree_util.tree_structure(out_shape), session
             except tracing.Restart:
-                session.dynamic_loops.clear()
-                session.unrolled_loops.clear()
+                session.restart()
     raise RuntimeError(f"refscript: tracing {fn} did not settle on variable types (please report)")
 
 
@@ -48,7 +48,9 @@ class JitFunction:
     generated), `trace_count` (how many times it was traced).
     """
 
-    def __init__(self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False):
+    def __init__(
+        self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False, return_updates=False
+    ):
         functools.update_wrapper(self, fn)
         self._fn = fn
         self._conversion = transpiler.convert(fn)
@@ -61,6 +63,7 @@ class JitFunction:
         self.trace_count = 0
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
         self._checks = checks
+        self._return_updates = return_updates
         self._jitted = jax.jit(functools.partial(self._run_pure, checks=False), static_argnums=(0,))
         self._jitted_checked = jax.jit(self._run_checked, static_argnums=(0,))
 
@@ -75,15 +78,20 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         static, dynamic = self._split(args, kwargs)
-        leaves = jax.tree_util.tree_leaves(dynamic)
-        if not self._checks or any(_jax_internal.is_tracer(leaf) for leaf in leaves):
+        tracing_now = any(_jax_internal.is_tracer(leaf) for leaf in jax.tree_util.tree_leaves(dynamic))
+        if self._checks and not tracing_now:
+            error, (out, updates) = self._jitted_checked(static, dynamic)
+            try:
+                error.throw()
+            except checkify.JaxRuntimeError as failure:
+                raise CheckFailedError(str(failure).split(" (`check` failed)")[0]) from None
+        else:
             # Under an outer transformation a failed check could not be raised here.
-            return self._jitted(static, dynamic)
-        error, out = self._jitted_checked(static, dynamic)
-        try:
-            error.throw()
-        except checkify.JaxRuntimeError as failure:
-            raise CheckFailedError(str(failure).split(" (`check` failed)")[0]) from None
+            out, updates = self._jitted(static, dynamic)
+        if self._return_updates:
+            return out, updates
+        if not tracing_now:
+            _write_back(dict(zip(static[1], dynamic)), updates)
         return out
 
     # Arguments.
@@ -129,6 +137,8 @@ class JitFunction:
 
         def ref_program(*flat_args):
             out = self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
+            session = tracing.current()
+            updates = {name: b.value for name, b in session.argument_boxes.items() if b.is_ref}
             for leaf in jax.tree_util.tree_leaves(out):
                 if isinstance(leaf, Undefined):
                     where = f" (the `if` at {leaf.where} binds it on one branch only)" if leaf.where else ""
@@ -138,7 +148,7 @@ class JitFunction:
                         Location(self._conversion.filename, self._fn.__code__.co_firstlineno),
                         f"assign {leaf.name!r} before the loop or branch, or on every branch of the `if`",
                     )
-            return out
+            return out, updates
 
         return trace_ref_program(ref_program, flat, checks)
 
@@ -157,6 +167,18 @@ class JitFunction:
         return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
 
 
+def _write_back(arguments: dict, updates: dict) -> None:
+    """Gives the caller's NumPy arrays the contents the function wrote into them, as NumPy would."""
+    targets = {name: arguments.get(name) for name in updates}
+    targets = {name: a for name, a in targets.items() if isinstance(a, np.ndarray)}
+    for name, array in targets.items():
+        if not array.flags.writeable:
+            # NumPy would have raised at the first write; nothing has been written.
+            raise ValueError(f"assignment destination is read-only: argument {name!r}")
+    for name, array in targets.items():
+        np.copyto(array, np.asarray(updates[name]), casting="unsafe")
+
+
 def _as_tuple(value):
     if value is None:
         return ()
@@ -165,7 +187,8 @@ def _as_tuple(value):
     return tuple(value)
 
 
-def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, checks=False):
+def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, checks=False,
+        return_updates=False):
     """Returns `fn` compiled: its loops, branches and in-place updates traced to JAX.
 
     **Arguments:**
@@ -177,6 +200,14 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
       `refscript.errors.CheckFailedError` with the message and the user's line.
       Off by default (like `python -O`); applies when the function is called
       directly, not under an outer `jax.jit`/`grad`/`vmap`.
+    - `return_updates`: return `(result, updates)`, where `updates` maps each
+      parameter the function writes into to its new contents, instead of
+      writing them into the caller's NumPy arrays (JAX arrays are immutable:
+      this is how to get their updated values).
+
+    A NumPy array argument that the function writes into (and never rebinds)
+    holds, after the call, what NumPy would have left in it; if the call fails
+    it is untouched.
 
     **Returns:** a callable that behaves like `fn` on NumPy and JAX arrays and
     composes with `jax.jit`, `jax.grad`, `jax.vmap` and the rest of JAX.
@@ -193,12 +224,12 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
     if fn is None:
         return functools.partial(
             jit, static_argnums=static_argnums, static_argnames=static_argnames,
-            static_scalars=static_scalars, checks=checks,
+            static_scalars=static_scalars, checks=checks, return_updates=return_updates,
         )
     if isinstance(fn, JitFunction):
         return fn
     try:
-        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks)
+        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates)
     except RefscriptError as error:
         # The message points at the user's code; refscript's own frames are noise.
         raise error.with_traceback(None) from None

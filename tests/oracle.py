@@ -1,8 +1,8 @@
 """Plain Python is the oracle: run the undecorated function on NumPy copies and compare.
 
 `check(fn, *args)` runs `fn` as plain Python on copies of the arguments and
-through `refscript.jit`, then compares returned values and dtypes, and checks
-that the caller's arrays were not touched.
+through `refscript.jit` on other copies, then compares returned values and
+dtypes, and the arrays each call leaves behind.
 """
 
 from __future__ import annotations
@@ -46,14 +46,21 @@ def assert_tree_close(got, expected, rtol=1e-12, atol=0.0):
 
 
 def check(fn, *args, rtol=1e-12, atol=0.0, **jit_options):
-    """Asserts `refscript.jit(fn)(*args)` equals `fn(*copies_of_args)`; returns the result."""
-    expected = fn(*copies(args))
-    snapshot = copies(args)
-    got = refscript.jit(fn, **jit_options)(*args)
+    """Asserts `refscript.jit(fn)` does what `fn` does on copies of `args`; returns the result.
+
+    Compares the returned values and dtypes, and the arrays the call leaves
+    behind: a NumPy array the function writes into must end as NumPy leaves it.
+    The arrays in `args` themselves are never passed, so they stay as they are.
+    """
+    python_args = copies(args)
+    expected = fn(*python_args)
+    compiled_args = copies(args)
+    got = refscript.jit(fn, **jit_options)(*compiled_args)
     assert_tree_close(got, expected, rtol=rtol, atol=atol)
-    for before, after in zip(snapshot, args):
-        if isinstance(before, np.ndarray):
-            np.testing.assert_array_equal(after, before, err_msg="the caller's array was modified")
+    for after_python, after_compiled in zip(python_args, compiled_args):
+        if isinstance(after_python, np.ndarray):
+            np.testing.assert_allclose(after_compiled, after_python, rtol=rtol, atol=atol,
+                                       err_msg="an argument array ends differently than in Python")
     return got
 
 

@@ -51,7 +51,19 @@ class RefsPass:
         self._collectors: list[set] = []
 
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        fn.body = self._scope_body(fn.body, {}, set(parameters(fn)), origin=fn)
+        # A parameter written by subscript and never rebound is, in NumPy, the
+        # caller's array: box it for the whole function as an *argument box*, so
+        # the caller's array can be updated after the call.
+        params = parameters(fn)
+        in_place = [p for p in params if p in modified(fn.body) and p not in assigned(fn.body)]
+        mapping, prelude = {}, []
+        for name in in_place:
+            mapping[name] = self.ctx.namer.new(f"{name}_ref")
+            prelude += templates.replace(
+                f"box = {self.rs}.argument_box(name, label)", origin=fn, box=mapping[name], name=name,
+                label=gast.Constant(name, None),
+            )
+        fn.body = prelude + self._scope_body(fn.body, mapping, set(params), origin=fn)
         return fn
 
     # Scopes and blocks.

@@ -1,7 +1,12 @@
 """What generated code calls, under the name `rs`: boxes and control-flow operators."""
 
 from refscript.runtime.calls import convert as convert
-from refscript.runtime.boxes import Box as Box, box as box, box_undefined as box_undefined
+from refscript.runtime.boxes import (
+    Box as Box,
+    argument_box as argument_box,
+    box as box,
+    box_undefined as box_undefined,
+)
 from refscript.runtime.control_flow import (
     assert_ as assert_,
     and_ as and_,

@@ -223,3 +223,15 @@ def box_undefined(name: str) -> Box:
     """Returns a new box for variable `name`, not yet bound."""
     frame = sys._getframe(1)
     return Box(Undefined(name), name, (frame.f_code, frame.f_lasti, name))
+
+
+def argument_box(value, name: str) -> Box:
+    """Returns a box for parameter `name`, which the function writes into and never rebinds.
+
+    In NumPy such a parameter is the caller's array; the driver reads the box's
+    final value after the call to update the caller's array (see `refscript.jit`).
+    """
+    frame = sys._getframe(1)
+    result = Box(value, name, (frame.f_code, frame.f_lasti, name))
+    tracing.current().argument_boxes.setdefault(name, result)
+    return result

@@ -35,10 +35,18 @@ class Session:
     unrolled_loops: list = field(default_factory=list)
     depth: int = 0
     checks: bool = False  # whether traced `assert`s are checked at run time
+    argument_boxes: dict = field(default_factory=dict)  # parameter name -> its argument box
     unchecked_assertions: list = field(default_factory=list)
     # id(index tracer) -> (tracer, range of the Python values it takes), for the
     # indices of the compiled loops being traced (see `bounded_range`).
     loop_indices: dict = field(default_factory=dict)
+
+    def restart(self) -> None:
+        """Forgets what one tracing attempt recorded; keeps the type hints it learned."""
+        self.dynamic_loops.clear()
+        self.unrolled_loops.clear()
+        self.unchecked_assertions.clear()
+        self.argument_boxes.clear()
 
     def note_dynamic_loop(self, location: Location, kind: str) -> None:
         if (location, kind) not in self.dynamic_loops:
