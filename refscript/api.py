@@ -55,6 +55,10 @@ class JitFunction:
         self._fn = fn
         self._conversion = transpiler.convert(fn)
         self._signature = inspect.signature(fn)
+        parameters = self._signature.parameters.values()
+        simple = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters)
+        # Parameter names, when a plain positional call needs no binding.
+        self._positional_names = tuple(p.name for p in parameters) if simple else None
         self._static_argnums = frozenset(_as_tuple(static_argnums))
         self._static_argnames = frozenset(_as_tuple(static_argnames))
         self._static_scalars = static_scalars
@@ -90,17 +94,22 @@ class JitFunction:
             out, updates = self._jitted(static, dynamic)
         if self._return_updates:
             return out, updates
-        if not tracing_now:
+        if updates and not tracing_now:
             _write_back(dict(zip(static[1], dynamic)), updates)
         return out
 
     # Arguments.
 
     def _split(self, args, kwargs):
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
+        names = self._positional_names
+        if not kwargs and names is not None and len(args) == len(names):
+            arguments = zip(names, args)  # the common case, without binding
+        else:
+            bound = self._signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = bound.arguments.items()
         static, dynamic_names, dynamic = [], [], []
-        for index, (name, value) in enumerate(bound.arguments.items()):
+        for index, (name, value) in enumerate(arguments):
             if self._is_static(index, name, value):
                 try:
                     hash(value)
