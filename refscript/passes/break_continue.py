@@ -22,6 +22,7 @@ import gast
 from refscript.passes.context import PassContext
 from refscript.passes.jumps import FlagLowering, contains
 from refscript.pyct import templates
+from refscript.pyct.analysis.activity import target_names
 
 
 class _JumpLowering(FlagLowering):
@@ -37,8 +38,22 @@ class _JumpLowering(FlagLowering):
 
 
 class _Loops(gast.NodeTransformer):
-    def __init__(self, ctx: PassContext):
+    def __init__(self, ctx: PassContext, fn: gast.FunctionDef):
         self.ctx = ctx
+        self.fn = fn
+
+    def _read_elsewhere(self, loop: gast.For) -> bool:
+        """Whether the loop's variables are read outside the loop."""
+        names = target_names(loop.target)
+        stack = list(self.fn.body)
+        while stack:
+            node = stack.pop()
+            if node is loop:
+                continue
+            if isinstance(node, gast.Name) and node.id in names and isinstance(node.ctx, gast.Load):
+                return True
+            stack.extend(gast.iter_child_nodes(node))
+        return False
 
     def visit_FunctionDef(self, node):
         return node  # the user's nested functions are left as they are
@@ -56,6 +71,12 @@ class _Loops(gast.NodeTransformer):
             flag = self.ctx.namer.new("broke")
             lowering = _JumpLowering(gast.Break, flag, node)
             body, _ = lowering.block(node.body)
+            if isinstance(node, gast.For) and self._read_elsewhere(node):
+                # After a `break` the loop variable keeps the value it had then:
+                # bind it only in iterations that run.
+                item = self.ctx.namer.new("loop_item")
+                body = templates.replace("target = item", origin=node, target=node.target, item=item) + body
+                node.target = gast.Name(item, gast.Store(), None, None)
             node.body = lowering.guard(body)
             if isinstance(node, gast.While):
                 node.test = templates.replace_as_expression(
@@ -71,7 +92,7 @@ class _Loops(gast.NodeTransformer):
 
 def transform(fn: gast.FunctionDef, ctx: PassContext) -> gast.FunctionDef:
     """Lowers every `break` and `continue` in `fn` to flags."""
-    loops = _Loops(ctx)
+    loops = _Loops(ctx, fn)
     body = []
     for stmt in fn.body:
         result = loops.visit(stmt)

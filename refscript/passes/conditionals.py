@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from refscript.passes.context import Converter
 from refscript.passes.loops import writes_tuple
-from refscript.pyct import templates
+from refscript.pyct import anno, templates
 
 
 class ConditionalsPass(Converter):
@@ -22,11 +22,13 @@ class ConditionalsPass(Converter):
         self.generic_visit(node)
         true_name = self.ctx.namer.new("if_true")
         if not node.orelse:
+            # A jump guard's `else` is reached only after a jump: see rs.if_stmt.
+            after_jump = ", after_jump=True" if anno.getanno(node, anno.Basic.JUMP_GUARD) else ""
             return templates.replace(
                 f"""
                 def true_name():
                     body
-                {self.rs}.if_stmt(test, true_name, None, writes=writes)
+                {self.rs}.if_stmt(test, true_name, None, writes=writes{after_jump})
                 """,
                 origin=node, true_name=true_name, body=node.body, test=node.test, writes=writes_tuple(node),
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gast
 
-from refscript.pyct import templates
+from refscript.pyct import anno, templates
 
 _LOOPS = (gast.For, gast.While)
 
@@ -69,8 +69,14 @@ class FlagLowering:
         return [stmt], may_jump
 
     def guard(self, stmts) -> list:
-        """Returns `if not flag: stmts`."""
-        return templates.replace("if not flag:\n    body", origin=stmts[0], flag=self.flag, body=stmts)
+        """Returns `if not flag: stmts`, marked as a jump guard.
+
+        Its `else` path is taken only after a jump, so a variable the guarded
+        code binds counts as bound after it (see `rs.if_stmt(..., after_jump=True)`).
+        """
+        (guard,) = templates.replace("if not flag:\n    body", origin=stmts[0], flag=self.flag, body=stmts)
+        anno.setanno(guard, anno.Basic.JUMP_GUARD, True)
+        return [guard]
 
     def set_flag(self, origin) -> list:
         return templates.replace("flag = True", origin=origin, flag=self.flag)

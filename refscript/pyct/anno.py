@@ -20,6 +20,7 @@ class Basic(enum.Enum):
     BOXED = "names the construct must hold in boxes across its bodies"
     BOX_WRITES = "box variable names written anywhere inside the construct"
     USER_FUNCTION = "a def the user wrote inside the converted function (left as it is)"
+    JUMP_GUARD = "an `if not flag:` made by the jump converters, skipping code after a jump"
 
 
 _FIELD = "__refscript_anno"

@@ -14,6 +14,7 @@ from refscript.runtime.control_flow import (
     not_ as not_,
     or_ as or_,
     bounded_range as bounded_range,
+    compare as compare,
     for_stmt as for_stmt,
     if_stmt as if_stmt,
     range_ as range_,

@@ -3,7 +3,7 @@
 - the user's own functions (and methods, and `refscript.jit` functions) are
   converted too, recursively, and cached, so their loops and branches compile;
 - Python builtins whose meaning on traced numbers differs from JAX's default
-  (`abs`, `min`, `max`, `int`, `float`, `bool`, `round`, `sum`, `print`, `range`,
+  (`abs`, `min`, `max`, `int`, `float`, `complex`, `bool`, `round`, `sum`, `print`, `range`,
   `enumerate`, `zip`, `reversed`) get refscript's versions, which behave as
   Python does on Python values;
 - NumPy functions become their `jax.numpy` namesakes (see `numpy_api`);
@@ -123,6 +123,12 @@ def float_(x=0.0):
     return jnp.asarray(x).astype(_default(jnp.float64))
 
 
+def complex_(real=0, imag=0):
+    if not _any_traced(real, imag):
+        return builtins.complex(real, imag)
+    return jnp.asarray(real) + 1j * jnp.asarray(imag)
+
+
 def bool_(x=False):
     if not is_tracer(x):
         return builtins.bool(x)
@@ -186,7 +192,7 @@ _OVERRIDES = {
     id(original): (original, replacement)
     for original, replacement in [
         (builtins.abs, abs_), (builtins.min, min_), (builtins.max, max_), (builtins.int, int_),
-        (builtins.float, float_), (builtins.bool, bool_), (builtins.round, round_),
+        (builtins.float, float_), (builtins.bool, bool_), (builtins.complex, complex_), (builtins.round, round_),
         (builtins.sum, sum_), (builtins.print, print_), (builtins.range, range_),
         (builtins.enumerate, enumerate_), (builtins.zip, zip_), (builtins.reversed, reversed_),
     ]

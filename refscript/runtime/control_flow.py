@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import math
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -238,31 +239,66 @@ def _run_body(body, item, index_values) -> None:
 def while_stmt(test, body, writes=()):
     """Runs `body()` while `test()` holds, as a `lax.while_loop` when the test is traced.
 
-    The condition is computed at the end of each iteration and carried, so JAX's
-    `cond_fun` never reads a Ref the body writes (it would see a stale value).
+    What the body changes becomes traced first, so a counting loop (`while k < n`)
+    compiles to one while_loop instead of unrolling. If the body then needs those
+    variables as Python values (a slice `x[k:]`, a shape), and they were Python
+    values before the loop, the loop runs as Python instead (at most `UNROLL_LIMIT`
+    iterations). The condition is computed at the end of each iteration and
+    carried, so JAX's `cond_fun` never reads a Ref the body writes (it would see
+    a stale value).
     """
     location = caller_location()
     condition = test()
     if _is_static(condition) and not condition:
         return  # no iteration: nothing to trace
+    saved = _python_values(writes)
     if all(b.can_materialize() for b in writes):
-        # What the body changes becomes traced, so a counting loop (`while k < n`)
-        # compiles to one while_loop instead of unrolling.
         _materialize(writes, location)
         condition = test()
-    if _is_static(condition):
-        while condition:
-            body()
+    if not _is_static(condition):
+        try:
+            _compiled_while(condition, test, body, writes, location)
+            return
+        except Exception as error:
+            if saved is None or not needs_python_value(error):
+                raise
+            for b, value in saved:
+                b.value = value  # back to the Python values the loop started with
+            tracing.current().note_unrolled_loop(location, "the body needs its variables as Python values")
             condition = test()
-            if not _is_static(condition):
-                raise RefscriptError(
-                    "the loop condition became a traced value after it started as a Python value",
-                    location,
-                    "make the condition depend on traced values from the start, "
-                    "or keep it a Python value throughout",
-                )
-        return
-    tracing.current().note_dynamic_loop(location, "while")
+    _python_while(condition, test, body, location)
+
+
+def _python_values(writes):
+    """The boxes' values, to run the loop as Python after all (None if they already are Refs)."""
+    depth = tracing.current().depth
+    if any(b.is_ref or b.home_depth != depth for b in writes):
+        return None
+    return [(b, b.value) for b in writes]
+
+
+def _python_while(condition, test, body, location: Location) -> None:
+    iterations = 0
+    while condition:
+        body()
+        iterations += 1
+        if iterations > UNROLL_LIMIT:
+            raise RefscriptError(
+                f"this while loop ran {UNROLL_LIMIT} iterations as Python while tracing",
+                location,
+                "make its condition depend on traced values, or bound it with a for loop",
+            )
+        condition = test()
+        if not _is_static(condition):
+            raise RefscriptError(
+                "the loop condition became a traced value after it started as a Python value",
+                location,
+                "make the condition depend on traced values from the start, "
+                "or keep it a Python value throughout",
+            )
+
+
+def _compiled_while(condition, test, body, writes, location: Location) -> None:
     _materialize(writes, location)
 
     def loop_body(go):
@@ -271,6 +307,7 @@ def while_stmt(test, body, writes=()):
             return _predicate(test(), location)
 
     lax.while_loop(lambda go: go, loop_body, _predicate(condition, location))
+    tracing.current().note_dynamic_loop(location, "while")
     _guard_reverse_mode(writes, location, "while")
 
 
@@ -294,8 +331,14 @@ def _guard_reverse_mode(writes, location: Location, kind: str) -> None:
             ref[...] = reverse_mode_guard(ref[...], error)
 
 
-def if_stmt(pred, if_true, if_false, writes=()):
-    """Runs the branch `pred` selects; a traced `pred` becomes `lax.cond` over both branches."""
+def if_stmt(pred, if_true, if_false, writes=(), after_jump=False):
+    """Runs the branch `pred` selects; a traced `pred` becomes `lax.cond` over both branches.
+
+    `after_jump` marks the `if not flag:` guards that stand for `break`,
+    `continue` and `return`: their untaken side is reached only after a jump, so
+    what the guarded code binds counts as bound afterwards (as Python's flow
+    ensures wherever the variable is then read).
+    """
     location = caller_location()
     if _is_static(pred):
         if pred:
@@ -321,8 +364,9 @@ def if_stmt(pred, if_true, if_false, writes=()):
 
     lax.cond(pred, branch(if_true), branch(if_false))
     for b in writes:
-        b.defined = all(state[b] for state in exits)
-        if not b.defined and any(state[b] for state in exits):
+        bound_on = [state[b] for state in exits]
+        b.defined = any(bound_on) if after_jump else all(bound_on)
+        if not b.defined and any(bound_on):
             b.unbound_by = location
 
 
@@ -353,6 +397,30 @@ def _bool_op(operands, stop_when: bool, location: Location):
         return value if truth == stop_when else _bool_op(operands[1:], stop_when, location)
     rest = _bool_op(operands[1:], stop_when, location)
     return jnp.where(truth, value, rest) if stop_when else jnp.where(truth, rest, value)
+
+
+_COMPARISONS = {
+    "Eq": operator.eq, "NotEq": operator.ne, "Lt": operator.lt, "LtE": operator.le,
+    "Gt": operator.gt, "GtE": operator.ge, "Is": operator.is_, "IsNot": operator.is_not,
+    "In": lambda a, b: a in b, "NotIn": lambda a, b: a not in b,
+}
+
+
+def compare(first, *chain):
+    """`a < b <= c ...` (operands as thunks, operators by AST name): each operand is
+    evaluated once, and evaluation stops at the first comparison that is False."""
+    location = caller_location()
+    left = first()
+
+    def link(left, chain):
+        name, right_thunk, rest = chain[0], chain[1], chain[2:]
+        right = right_thunk()
+        result = _COMPARISONS[name](left, right)
+        if not rest:
+            return result
+        return _bool_op((lambda: result, lambda: link(right, rest)), stop_when=False, location=location)
+
+    return link(left, chain)
 
 
 def not_(value):

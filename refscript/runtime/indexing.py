@@ -65,7 +65,7 @@ def normalize(index, shape: tuple, location: Location | None):
                         "a slice whose length depends on a traced value has no static shape; "
                         "use a loop over the elements or jax.lax.dynamic_slice with a fixed size",
                     )
-            result.append(item)
+            result.append(_clip_slice(item, size))
         else:
             value = jnp.asarray(item)
             if not jnp.issubdtype(value.dtype, jnp.integer):
@@ -75,6 +75,18 @@ def normalize(index, shape: tuple, location: Location | None):
             result.append(value)  # JAX's Ref indexing wraps negative traced indices itself
         dim += 1
     return tuple(result)
+
+
+def _clip_slice(item: slice, size: int):
+    """Returns a static slice as NumPy reads it: clipped to the axis, empty when it selects
+    nothing, and a static index array when it steps backwards (Refs take only forward slices)."""
+    start, stop, step = item.indices(size)
+    count = len(range(start, stop, step))
+    if count == 0:
+        return slice(0, 0, 1)
+    if step < 0:
+        return np.arange(start, start + count * step, step)
+    return slice(start, start + (count - 1) * step + 1, step)
 
 
 def indexed_shape(shape: tuple, index: tuple) -> tuple:
@@ -105,7 +117,11 @@ def get(ref, index, location: Location | None):
             location,
             "compiled code needs static shapes: use np.where(mask, a, 0) instead",
         )
-    return ref[normalize(index, aval.shape, location)]
+    index = normalize(index, aval.shape, location)
+    shape = indexed_shape(aval.shape, index)
+    if 0 in shape:  # an empty selection: Refs reject zero-length slices
+        return jnp.zeros(shape, aval.dtype)
+    return ref[index]
 
 
 def set(ref, index, value, location: Location | None) -> None:
@@ -124,5 +140,7 @@ def set(ref, index, value, location: Location | None) -> None:
         raise ShapeError(
             f"could not broadcast input array from shape {value.shape} into shape {target}", location
         ) from None
+    if 0 in target:
+        return  # writes nothing, as NumPy does
     ref[index] = value.astype(aval.dtype)
 
