@@ -58,9 +58,11 @@ def _convert(fn) -> Conversion:
     global conversions
     conversions += 1
     if fn.__name__ == "<lambda>":
-        # A lambda is one expression: no statements, so nothing to rewrite.
-        return Conversion(function=fn, source=_lambda_source(fn), original=fn, filename=fn.__code__.co_filename)
-    parsed = parser.parse_function(fn)
+        parsed = parser.parse_lambda(fn)
+        if parsed is None:  # cannot be told apart from another lambda on its line: run it as it is
+            return Conversion(function=fn, source=_lambda_source(fn), original=fn, filename=fn.__code__.co_filename)
+    else:
+        parsed = parser.parse_function(fn)
     node = parsed.node
     node.decorator_list = []
     namer = naming.Namer.for_tree(node)

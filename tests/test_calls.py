@@ -158,3 +158,26 @@ def test_called_function_writing_its_argument_is_reported():
         refscript.jit(calls_argument_writer)(np.ones(3))
     assert "writes into its argument 'a'" in str(info.value)
     assert info.value.lineno == writes_into_argument.__code__.co_firstlineno + 1
+
+
+relu = lambda v: v if v > 0 else 0.0 * v  # noqa: E731
+
+
+def uses_converted_lambdas(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += relu(x[i])
+    larger = lambda a, b: a if a > b else b  # noqa: E731
+    return s, larger(x[0], x[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lambdas_with_traced_conditions_are_converted(seed):
+    check(uses_converted_lambdas, np.random.default_rng(seed).normal(size=4))
+    assert "rs.if_exp(v > 0" in refscript.converted_source(relu)
+
+
+def test_two_alike_lambdas_on_one_line_run_as_they_are():
+    f, g = (lambda v: v + 1), (lambda v: v * 2)  # noqa: E731
+    assert refscript.converted_source(f).startswith("f, g = (lambda v: v + 1)")
+    assert g(2) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import linecache
 import textwrap
 from dataclasses import dataclass
 
@@ -60,6 +61,44 @@ def parse_function(fn) -> ParsedFunction:
             if getattr(sub, "end_col_offset", None) is not None:
                 sub.end_col_offset += indent
     return ParsedFunction(node=node, filename=code.co_filename, source=dedented)
+
+
+# Name of the `def` a lambda is rewritten into (a valid identifier the loader can find).
+LAMBDA_NAME = "lambda_"
+
+
+def parse_lambda(fn) -> ParsedFunction | None:
+    """Returns a lambda as `def lambda_(params): return body`, positioned in its file.
+
+    The lambda is found in its file's syntax tree on its first line, by its
+    parameters; None if that is ambiguous (two alike lambdas on one line) or the
+    file cannot be read, and the lambda then runs as it is.
+    """
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        return None
+    try:
+        module = gast.parse("".join(lines))
+    except SyntaxError:
+        return None
+    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    found = [
+        node for node in gast.walk(module)
+        if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno
+        and [a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params
+    ]
+    if len(found) != 1:
+        return None
+    (node,) = found
+    body = gast.Return(value=node.body)
+    gast.copy_location(body, node.body)
+    fn_node = gast.FunctionDef(
+        name=LAMBDA_NAME, args=node.args, body=[body], decorator_list=[], returns=None,
+        type_comment=None, type_params=[],
+    )
+    gast.copy_location(fn_node, node)
+    return ParsedFunction(node=fn_node, filename=code.co_filename, source="")
 
 
 def _indent_width(text: str) -> int:
