@@ -46,9 +46,10 @@ def discharge_state(closed_jaxpr):
     `jax._src.state.discharge.discharge_state(closed_jaxpr, *, should_discharge, lower)`
     in 0.10; earlier releases took `(jaxpr, consts)`.
     """
-    # `lower=False` keeps custom_jvp/custom_vjp calls (the user's, and refscript's
-    # reverse-mode guard) instead of inlining them: with `lower=True` (the
-    # default) their custom derivative rules are silently lost.
+    # `lower=False` keeps the user's custom_jvp/custom_vjp calls instead of
+    # inlining them (losing their derivative rules). JAX's discharge rules for
+    # loop and cond bodies still trace those bodies with the default
+    # `lower=True`, so custom rules *inside* loops and branches are inlined.
     return _discharge.discharge_state(closed_jaxpr, lower=False)
 
 
@@ -62,14 +63,15 @@ def is_tracer(value) -> bool:
     return isinstance(value, _core.Tracer)
 
 
-# A marker on the tangents of values that leave a loop with a run-time trip count.
+# A guard on the values that leave a loop with a run-time trip count.
 #
 # JAX cannot transpose such a loop, and says so only when it transposes it, with
 # no hint of which loop. `reverse_mode_guard(x, on_transpose)` is the identity on
 # values and on tangents, but transposing it (which happens before the loop's
 # own transpose, and only if a cotangent really flows into the loop's results)
 # raises `on_transpose()`: refscript's error at the user's loop line. Being part
-# of the jaxpr, it also works under jit, vmap and checkpoint inside grad.
+# of the jaxpr, it also works under jit, vmap and checkpoint inside grad, and for
+# loops nested in other loops.
 # Defining a primitive uses `jax.extend.core.Primitive` and the `ad`, `batching`
 # and `mlir` registries (tested on 0.10.2).
 _tangent_guard_p = Primitive("refscript_loop_tangent")
@@ -87,16 +89,27 @@ _batching.primitive_batchers[_tangent_guard_p] = lambda args, dims, **params: (
 _mlir.register_lowering(_tangent_guard_p, _mlir.lower_fun(lambda t, *, on_transpose: t, multiple_results=False))
 
 
+# The guard on values: the identity, whose tangent goes through `_tangent_guard_p`.
+# A primitive rather than a `custom_jvp`: state discharge of loop bodies inlines
+# custom_jvp calls (it traces them with `lower=True`), which would drop the guard.
+_guard_p = Primitive("refscript_loop_guard")
+_guard_p.def_impl(lambda x, *, on_transpose: x)
+_guard_p.def_abstract_eval(lambda x, *, on_transpose: x)
+
+
+def _guard_jvp(primals, tangents, *, on_transpose):
+    (x,), (t,) = primals, tangents
+    out = _guard_p.bind(x, on_transpose=on_transpose)
+    if type(t) is _ad_public.Zero:
+        return out, t
+    return out, _tangent_guard_p.bind(t, on_transpose=on_transpose)
+
+
+_ad_public.primitive_jvps[_guard_p] = _guard_jvp
+_batching.primitive_batchers[_guard_p] = lambda args, dims, **params: (_guard_p.bind(*args, **params), dims[0])
+_mlir.register_lowering(_guard_p, _mlir.lower_fun(lambda x, *, on_transpose: x, multiple_results=False))
+
+
 def reverse_mode_guard(value, on_transpose):
     """Returns `value`; reverse-mode differentiation through it raises `on_transpose()`."""
-
-    @jax.custom_jvp
-    def guard(x):
-        return x
-
-    @guard.defjvp
-    def guard_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return x, _tangent_guard_p.bind(t, on_transpose=on_transpose)
-
-    return guard(value)
+    return _guard_p.bind(value, on_transpose=on_transpose)

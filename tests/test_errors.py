@@ -199,3 +199,18 @@ def test_reverse_mode_through_while_names_the_loop():
 def test_errors_are_refscript_errors():
     for cls in (ConversionError, IndexingError, LoopVariableTypeError, UndefinedVariableError):
         assert issubclass(cls, RefscriptError)
+
+
+def run_time_loop_inside_compiled_loop(x, m):
+    s = 0.0
+    for i in range(x.shape[0]):
+        for j in range(m):
+            s += x[i] * j
+    return s
+
+
+def test_reverse_mode_through_nested_run_time_loop_names_it():
+    compiled = refscript.jit(run_time_loop_inside_compiled_loop, static_scalars=False)
+    with pytest.raises(refscript.errors.ReverseModeLoopError) as info:
+        jax.grad(compiled)(np.ones(3), 2)
+    assert info.value.location.lineno == _line_of(run_time_loop_inside_compiled_loop, "for j in range(m)")

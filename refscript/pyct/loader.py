@@ -9,11 +9,13 @@ changes to them, as the original would) and never writes into the user's module.
 from __future__ import annotations
 
 import ast
+import copy
 import types
 
 import gast
 
 _FACTORY = "__refscript_factory"
+_CONVERTED = "__refscript_converted"
 
 
 def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module):
@@ -26,6 +28,10 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     """
     freevars = original.__code__.co_freevars
     params = [runtime_name, *freevars]
+    # Renamed inside the factory, so that the function's references to its own
+    # name (recursion) still go where the original's go: its globals or closure.
+    fn_node = copy.copy(fn_node)
+    fn_node.name = _CONVERTED
     factory = gast.FunctionDef(
         name=_FACTORY,
         args=gast.arguments(
