@@ -181,3 +181,18 @@ def test_two_alike_lambdas_on_one_line_run_as_they_are():
     f, g = (lambda v: v + 1), (lambda v: v * 2)  # noqa: E731
     assert refscript.converted_source(f).startswith("f, g = (lambda v: v + 1)")
     assert g(2) == 4
+
+
+def power(x, k):
+    if k == 0:
+        return 1.0 + 0.0 * x
+    return x * power(x, k - 1)
+
+
+def uses_recursion(x):
+    return power(x, 3)
+
+
+def test_recursive_functions_convert(rng):
+    check(uses_recursion, rng.normal(size=3))
+    check(power, rng.normal(size=3), 2)

@@ -18,9 +18,11 @@ def _blocks(path):
 
 
 def _cases():
-    for path in sorted(DOCS.glob("*.md")):
+    # Top-level pages first (ids `supported.md[0]`), then subfolders (`constructs/loops.md[0]`).
+    for path in sorted(DOCS.rglob("*.md"), key=lambda p: (len(p.relative_to(DOCS).parts), p)):
+        name = path.relative_to(DOCS).as_posix()
         for index, block in enumerate(_blocks(path)):
-            yield pytest.param(path, index, id=f"{path.name}[{index}]")
+            yield pytest.param(path, index, id=f"{name}[{index}]")
 
 
 def _load(source, directory, name):
