@@ -100,3 +100,32 @@ def doubling_while_with_slices(x):
 
 def test_while_over_python_values_whose_body_needs_them_runs_as_python():
     check(doubling_while_with_slices, np.arange(1.0, 8.0))
+
+
+def return_in_loop_else(x):
+    c = 0
+    for i in range(0, 0):
+        c += 1
+    else:
+        if not (0.5 < 0.5):
+            return c + 1
+    return c
+
+
+def break_in_inner_loop_else(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        for j in range(2):
+            s += x[i]
+        else:
+            if s > 1.0:
+                break
+    return s
+
+
+def test_return_in_a_loop_else():
+    check(return_in_loop_else, np.zeros(2))
+
+
+def test_break_in_an_inner_loop_else_leaves_the_outer_loop():
+    check(break_in_inner_loop_else, np.array([0.2, 0.7, 3.0, 1.0]))

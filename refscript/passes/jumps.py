@@ -34,7 +34,9 @@ class FlagLowering:
         raise NotImplementedError
 
     def lower_loop(self, loop) -> tuple[list, bool]:
-        return [loop], False
+        # A nested loop's body has jumps of its own; its `else` runs in our loop.
+        loop.orelse, may_jump = self.block(loop.orelse)
+        return [loop], may_jump
 
     def block(self, stmts) -> tuple[list, bool]:
         """Returns the rewritten statements and whether they may jump."""

@@ -51,9 +51,10 @@ class _ReturnLowering(FlagLowering):
         return [assign] + self.set_flag(stmt)
 
     def lower_loop(self, loop):
-        loop.body, may_return = self.block(loop.body)
-        if not may_return:
-            return [loop], False
+        loop.body, body_returns = self.block(loop.body)
+        loop.orelse, else_returns = self.block(loop.orelse)
+        if not body_returns:
+            return [loop], else_returns
         loop.body = self.guard(loop.body)  # iterations after a return do nothing
         if isinstance(loop, gast.While):
             loop.test = templates.replace_as_expression(
