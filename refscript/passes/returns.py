@@ -32,16 +32,17 @@ _CONSTRUCTS = (gast.For, gast.While, gast.If, gast.Try, gast.With)
 
 
 class _ReturnLowering(FlagLowering):
-    def __init__(self, flag: str, slots: list[str], origin):
+    def __init__(self, flag: str, slots: list[str], origin, tuple_width):
         super().__init__(flag, origin)
         self.slots = slots
+        self.tuple_width = tuple_width  # None: one slot holds the whole value
 
     def is_jump(self, stmt) -> bool:
         return isinstance(stmt, gast.Return)
 
     def lower_jump(self, stmt) -> list:
         value = stmt.value if stmt.value is not None else gast.Constant(None, None)
-        if len(self.slots) == 1:
+        if self.tuple_width is None:
             targets = gast.Name(self.slots[0], gast.Store(), None, None)
         else:
             targets = gast.Tuple([gast.Name(s, gast.Store(), None, None) for s in self.slots], gast.Store())
@@ -80,7 +81,7 @@ def transform(fn: gast.FunctionDef, ctx: PassContext) -> gast.FunctionDef:
         initial = "None"
     else:
         initial = f"{ctx.runtime_name}.Undefined('the return value', bound_later=True)"
-    body, _ = _ReturnLowering(flag, slots, fn).block(fn.body)
+    body, _ = _ReturnLowering(flag, slots, fn, width).block(fn.body)
     prelude = templates.replace("flag = False", origin=fn, flag=flag)
     for slot in slots:
         prelude += templates.replace(f"slot = {initial}", origin=fn, slot=slot)

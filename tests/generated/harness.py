@@ -1,0 +1,281 @@
+"""Running generated programs: load the source as a real module, run it as plain
+Python on NumPy copies and through `refscript.jit`, and compare.
+
+Used by `test_generated_programs.py` and `test_regressions.py`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import copy
+import hashlib
+import importlib.util
+import os
+import shutil
+import signal
+import tempfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import refscript
+
+# float64 results within this relative tolerance; ints, bools and dtypes exactly.
+RTOL = 1e-12
+# Below this magnitude a float64 result is compared absolutely (a cancellation
+# can leave a value that is a rounding error of large intermediates).
+ATOL = 1e-12
+
+_DIR = tempfile.mkdtemp(prefix="refscript-generated-")
+atexit.register(shutil.rmtree, _DIR, True)
+
+_modules: "collections.OrderedDict[str, object]" = collections.OrderedDict()
+_jitted: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+_CACHE_SIZE = 32
+
+
+def load(source: str):
+    """Imports `source` from a file (refscript reads functions' source files); cached."""
+    key = hashlib.sha1(source.encode()).hexdigest()[:16]
+    module = _modules.get(key)
+    if module is not None:
+        _modules.move_to_end(key)
+        return module
+    path = os.path.join(_DIR, f"gen_{key}.py")
+    with open(path, "w") as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location(f"refscript_generated_{key}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _modules[key] = module
+    while len(_modules) > _CACHE_SIZE:
+        _modules.popitem(last=False)
+    return module
+
+
+def compiled(source: str, static_scalars: bool = True, entry: str = "f"):
+    """`refscript.jit` of the entry point of `source`; cached so replays reuse the compilation."""
+    key = (source, static_scalars, entry)
+    fn = _jitted.get(key)
+    if fn is None:
+        fn = refscript.jit(getattr(load(source), entry), static_scalars=static_scalars)
+        _jitted[key] = fn
+        while len(_jitted) > _CACHE_SIZE:
+            _jitted.popitem(last=False)
+    else:
+        _jitted.move_to_end(key)
+    return fn
+
+
+def copies(args):
+    return [copy.deepcopy(a) for a in args]
+
+
+def expected_dtype(value):
+    """The dtype JAX gives a value the plain-Python function returned (x64 enabled)."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, int):
+        return np.dtype(np.int64)
+    if isinstance(value, float):
+        return np.dtype(np.float64)
+    return np.asarray(value).dtype
+
+
+def describe(args) -> str:
+    return "(" + ", ".join(_repr(a) for a in args) + ")"
+
+
+def _repr(value):
+    if isinstance(value, np.ndarray):
+        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
+    if isinstance(value, np.generic):
+        return f"np.{value.dtype}({value.item()!r})"
+    return repr(value)
+
+
+class GeneratorError(Exception):
+    """The plain-Python run of a generated program failed: the generator is wrong, not refscript."""
+
+
+class PythonTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds, exception=PythonTimeout):
+    """Raises `exception` in the main thread after `seconds` (only while Python code runs)."""
+
+    def expire(signum, frame):
+        raise exception(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_python(fn, args, return_arguments=False):
+    """`fn(*copies of args)`; with `return_arguments`, also the copies as the call left them.
+
+    Runs before refscript's run on the same arguments, under a time limit, so that a
+    generated program that does not terminate (a generator bug) fails instead of hanging."""
+    mine = copies(args)
+    try:
+        with time_limit(20):
+            result = fn(*mine)
+        return (result, mine) if return_arguments else result
+    except Exception as error:  # noqa: BLE001
+        raise GeneratorError(f"plain Python raised {type(error).__name__}: {error}") from error
+
+
+def compare(got, expected, rtol=RTOL, atol=ATOL, batched=False) -> str | None:
+    """Returns why `got` (from refscript) differs from `expected` (plain Python), or None."""
+    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
+    exp_leaves, exp_tree = jax.tree_util.tree_flatten(expected)
+    if got_tree != exp_tree:
+        return f"structure {got_tree} != {exp_tree}"
+    for k, (g, e) in enumerate(zip(got_leaves, exp_leaves)):
+        g_arr = np.asarray(g)
+        e_dtype = np.asarray(e).dtype if batched else expected_dtype(e)
+        e_arr = np.asarray(e)
+        if g_arr.dtype != e_dtype:
+            return f"result {k}: dtype {g_arr.dtype} != {e_dtype} (got {g_arr!r}, expected {e!r})"
+        if g_arr.shape != e_arr.shape:
+            return f"result {k}: shape {g_arr.shape} != {e_arr.shape} (got {g_arr!r}, expected {e!r})"
+        if np.issubdtype(g_arr.dtype, np.inexact):
+            if not np.allclose(g_arr, e_arr, rtol=rtol, atol=atol, equal_nan=False):
+                return f"result {k}: got {g_arr!r}, expected {e_arr!r}"
+        elif not np.array_equal(g_arr, e_arr):
+            return f"result {k}: got {g_arr!r}, expected {e_arr!r}"
+    return None
+
+
+def failure(kind, source, args, detail) -> str:
+    return f"{kind}: {detail}\narguments: {describe(args)}\nprogram:\n{source}"
+
+
+def check_values(source, args_list, static_scalars=True, entry="f"):
+    """Asserts refscript and plain Python agree on every argument tuple: returned values
+    and dtypes, and the final contents of the NumPy array arguments (refscript writes
+    back into a NumPy argument the function writes into, as NumPy would leave it)."""
+    fn = getattr(load(source), entry)
+    jitted = compiled(source, static_scalars, entry)
+    for args in args_list:
+        expected, python_args = run_python(fn, args, return_arguments=True)
+        before = copies(args)
+        got = jitted(*args)
+        why = compare(got, expected)
+        assert why is None, failure("refscript differs from Python", source, before, why)
+        for k, (arg, python_arg) in enumerate(zip(args, python_args)):
+            if isinstance(arg, np.ndarray):
+                why = compare(arg, python_arg, batched=True)
+                assert why is None, failure(
+                    f"argument {k} after the call differs from Python's", source, before, why)
+
+
+# Gradients.
+
+FD_EPS = 1e-6
+
+
+def _float_leaves(expected):
+    leaves = jax.tree_util.tree_leaves(expected)
+    return [k for k, leaf in enumerate(leaves) if np.issubdtype(expected_dtype(leaf), np.floating)]
+
+
+def _objective(out, positions, xp):
+    leaves = jax.tree_util.tree_leaves(out)
+    total = 0.0
+    for weight, k in enumerate(positions):
+        total = total + (1.0 + 0.5 * weight) * xp.sum(xp.asarray(leaves[k]))
+    return total
+
+
+def check_grad(source, args, diff_positions, static_scalars=True, entry="f"):
+    """Asserts `jax.grad` of a weighted sum of the float results, with respect to the
+    float arguments, matches central finite differences of the plain-Python function.
+
+    Coordinates where the function is not smooth (the one-sided differences disagree:
+    a branch boundary, a kink of abs/min/max, a jump of int()) are skipped."""
+    fn = getattr(load(source), entry)
+    jitted = compiled(source, static_scalars, entry)
+    expected = run_python(fn, args)
+    positions = _float_leaves(expected)
+    if not positions or not diff_positions:
+        return 0
+
+    def python_objective(args):
+        return float(_objective(run_python(fn, args), positions, np))
+
+    def with_values(values):
+        full = list(args)
+        for p, v in zip(diff_positions, values):
+            full[p] = v
+        return full
+
+    def jax_objective(*values):
+        return _objective(jitted(*with_values(values)), positions, jnp)
+
+    f0 = python_objective(args)
+    primal = [jnp.asarray(args[p], jnp.float64) for p in diff_positions]
+    grads = jax.jit(jax.grad(jax_objective, argnums=tuple(range(len(primal)))))(*primal)
+    checked = 0
+    for which, p in enumerate(diff_positions):
+        base = np.asarray(args[p], dtype=np.float64)
+        got = np.asarray(grads[which])
+        for idx in np.ndindex(base.shape):
+            def at(delta):
+                moved = base.copy()
+                moved[idx] += delta
+                value = moved if isinstance(args[p], np.ndarray) else float(moved)
+                full = list(args)
+                full[p] = value
+                return python_objective(full)
+
+            plus, minus = at(FD_EPS), at(-FD_EPS)
+            forward, backward = (plus - f0) / FD_EPS, (f0 - minus) / FD_EPS
+            central = (plus - minus) / (2 * FD_EPS)
+            scale = 1.0 + abs(central)
+            if abs(forward - backward) > 1e-3 * scale:
+                continue  # not differentiable here
+            tol = 1e-5 * scale + 1e-9 * (1.0 + abs(f0))
+            g = float(got[idx])
+            assert abs(g - central) <= tol, failure(
+                "jax.grad differs from finite differences", source, args,
+                f"d/d {p}th argument{list(idx)}: grad {g!r}, finite differences {central!r}")
+            checked += 1
+    return checked
+
+
+# vmap.
+
+
+def check_vmap(source, batch, static_scalars, batched_positions, entry="f"):
+    """Asserts `jax.vmap` (in_axes 0 over the traced arguments) of the compiled program
+    equals a Python loop over the batch. `batch` lists argument tuples that agree on
+    the static (unbatched) arguments."""
+    fn = getattr(load(source), entry)
+    jitted = compiled(source, static_scalars, entry)
+    first = batch[0]
+    stacked = [np.stack([np.asarray(args[p]) for args in batch]) for p in batched_positions]
+
+    def call(*values):
+        full = list(first)
+        for p, v in zip(batched_positions, values):
+            full[p] = v
+        return jitted(*full)
+
+    results = [run_python(fn, args) for args in batch]
+    got = jax.vmap(call, in_axes=0)(*stacked)
+    expected = jax.tree_util.tree_map(
+        lambda *xs: np.stack([np.asarray(x, dtype=expected_dtype(x)) for x in xs]), *results)
+    why = compare(got, expected, batched=True)
+    assert why is None, failure(f"jax.vmap (batch of {len(batch)}) differs from a Python loop", source,
+                                batch, why)

@@ -1,0 +1,192 @@
+"""Minimal reproducers of refscript bugs found by the program generator.
+
+Open bugs are `xfail(strict=True)`: when one is fixed its test passes, strict
+xfail turns that into a failure, and the marker should be removed (the test then
+stays as an ordinary regression test, as the fixed ones below are).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+import harness
+import refscript
+
+
+def check(fn, *args, **jit_options):
+    """refscript.jit(fn) agrees with plain Python: values, dtypes, arguments after the call."""
+    expected, python_args = harness.run_python(fn, args, return_arguments=True)
+    got = refscript.jit(fn, **jit_options)(*args)
+    why = harness.compare(got, expected)
+    assert why is None, why
+    for arg, python_arg in zip(args, python_args):
+        if isinstance(arg, np.ndarray):
+            assert harness.compare(arg, python_arg, batched=True) is None
+
+
+# --------------------------------------------------------------------------------------
+# Found by the generator and fixed in 834ea80 (kept as regression tests):
+# a `return` inside the `else` clause of a loop, nested in a traced `if` or in a loop,
+# was dropped (the function went on and returned what its end returns).
+
+
+def return_in_if_in_for_else(x):
+    for i in range(2):
+        pass
+    else:
+        if x[0] < 0.0:
+            return 1.0
+    return 0.0
+
+
+def return_in_if_in_while_else(x):
+    k = 0
+    while k < 2:
+        k += 1
+    else:
+        if x[0] < 0.0:
+            return 1.0
+    return 0.0
+
+
+def return_in_while_in_for_else(x):
+    for i in range(0):
+        pass
+    else:
+        k = 0
+        while k < 2:
+            k += 1
+            return x[0]
+    return -1.0
+
+
+def test_return_in_if_in_for_else_clause():
+    check(return_in_if_in_for_else, np.array([-2.0, 1.0]))
+
+
+def test_return_in_if_in_while_else_clause():
+    check(return_in_if_in_while_else, np.array([-2.0, 1.0]))
+
+
+def test_return_in_while_in_for_else_clause():
+    check(return_in_while_in_for_else, np.array([-2.0, 1.0]))
+
+
+# --------------------------------------------------------------------------------------
+# Found by the generator and fixed in 834ea80 (kept as regression tests):
+# `break` / `continue` in the `else` clause of an inner loop (they belong to the outer
+# loop: valid Python) made the converted code invalid (a SyntaxError escaped from the
+# converter).
+
+
+def break_in_inner_for_else(x):
+    s = 0.0
+    for i in range(2):
+        for j in range(2):
+            s += x[j]
+        else:
+            break
+    return s
+
+
+def continue_in_inner_for_else(x):
+    s = 0.0
+    for i in range(2):
+        for j in range(2):
+            s += x[j]
+        else:
+            continue
+    return s
+
+
+def test_break_in_else_clause_of_inner_loop():
+    check(break_in_inner_for_else, np.array([1.0, 2.0]))
+
+
+def test_continue_in_else_clause_of_inner_loop():
+    check(continue_in_inner_for_else, np.array([1.0, 2.0]))
+
+
+# --------------------------------------------------------------------------------------
+# Returning 1-tuples on traced paths: LoopVariableTypeError "variable 'return value 0'
+# holds a tuple" (tuples of two or more elements are carried element by element).
+
+
+def one_tuple_on_traced_path(x):
+    if x[0] > 0.0:
+        return x[0],
+    return x[1],
+
+
+def one_tuple_in_loop(x):
+    s = 0.0
+    for i in range(2):
+        if x[i] > 0.0:
+            return s,
+        s += 1.0
+    return s,
+
+
+def test_one_element_tuple_returned_on_traced_paths():
+    check(one_tuple_on_traced_path, np.array([1.0, -2.0]))
+
+
+def test_one_element_tuple_returned_from_compiled_loop():
+    check(one_tuple_in_loop, np.array([-1.0, 2.0]))
+
+
+# --------------------------------------------------------------------------------------
+# A triangular inner loop whose bound is the index of an enclosing `reversed(range(n))`
+# or `enumerate(x)` loop compiles to a run-time-length loop, so jax.grad raises
+# ReverseModeLoopError. docs/supported.md: bounds that depend only on the indices of
+# enclosing loops compile to a fixed-length loop that reverse mode goes through (true
+# for `range(n - 1, -1, -1)`, the same loop as `reversed(range(n))`).
+
+
+def triangular_under_reversed(x):
+    s = 0.0
+    for i in reversed(range(x.shape[0])):
+        for j in range(i + 1, x.shape[0]):
+            s += x[j] * x[i]
+    return s
+
+
+def triangular_under_enumerate(x):
+    s = 0.0
+    for i, v in enumerate(x):
+        for j in range(i):
+            s += x[j] * v
+    return s
+
+
+def _check_grad(fn, x):
+    got = jax.grad(refscript.jit(fn))(x)
+    eps = 1e-6
+    expected = [(fn(x + eps * e) - fn(x - eps * e)) / (2 * eps) for e in np.eye(x.shape[0])]
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_triangular_under_negative_step_range_is_differentiable():
+    # The working control: the same loop written as range(n - 1, -1, -1).
+    def triangular_negative_step(x):
+        s = 0.0
+        for i in range(x.shape[0] - 1, -1, -1):
+            for j in range(i + 1, x.shape[0]):
+                s += x[j] * x[i]
+        return s
+
+    _check_grad(triangular_negative_step, np.array([-2.0, 1.0, 0.5]))
+
+
+@pytest.mark.xfail(reason="BUG: jax.grad raises ReverseModeLoopError on a triangular loop under "
+                          "reversed(range(n)) (documented as differentiable)", strict=True)
+def test_triangular_loop_under_reversed_range_is_differentiable():
+    _check_grad(triangular_under_reversed, np.array([-2.0, 1.0, 0.5]))
+
+
+@pytest.mark.xfail(reason="BUG: jax.grad raises ReverseModeLoopError on a triangular loop under "
+                          "enumerate(x) (documented as differentiable)", strict=True)
+def test_triangular_loop_under_enumerate_is_differentiable():
+    _check_grad(triangular_under_enumerate, np.array([-2.0, 1.0, 0.5]))
