@@ -15,7 +15,6 @@ are internal operations.
 
 from __future__ import annotations
 
-import jax
 from jax.extend.core import Primitive
 from jax.interpreters import ad as _ad_public
 from jax.interpreters import batching as _batching

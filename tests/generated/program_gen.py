@@ -42,7 +42,7 @@ constructs refscript rejects) for the converter-robustness tests.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
