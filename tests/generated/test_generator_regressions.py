@@ -137,6 +137,71 @@ def test_one_element_tuple_returned_from_compiled_loop():
     check(one_tuple_in_loop, np.array([-1.0, 2.0]))
 
 
+def one_tuple_on_static_paths(x, n):
+    if n == 1:
+        return x[0],
+    return x[1],
+
+
+@pytest.mark.xfail(reason="BUG: with several `return v,` statements on static paths the result "
+                          "is a 1-tuple inside a 1-tuple (Python (1.0,), refscript ((1.0,),))",
+                   strict=True)
+def test_one_element_tuple_returned_on_static_paths():
+    check(one_tuple_on_static_paths, np.array([-2.0, 1.0]), 2)
+
+
+# --------------------------------------------------------------------------------------
+# Augmented assignment through a list of indices outside compiled control flow: a raw
+# JAX TypeError ("Using a non-tuple sequence for multidimensional indexing"), while the
+# plain assignment, and the same augmented assignment inside a loop, work.
+
+
+def index_list_add(x):
+    w = np.zeros(4)
+    w[[0, 2]] += 1.0
+    return w
+
+
+def index_list_add_in_loop(x):
+    w = np.zeros(4)
+    for i in range(2):
+        w[[0, 2]] += x[i]
+    return w
+
+
+def test_index_list_add_in_loop_works():
+    check(index_list_add_in_loop, np.array([-2.0, 1.0, 0.5]))
+
+
+@pytest.mark.xfail(reason="BUG: `w[[0, 2]] += 1.0` outside a loop raises JAX's TypeError "
+                          "(Python [1, 0, 1, 0])", strict=True)
+def test_index_list_augmented_assignment_outside_loops():
+    check(index_list_add, np.array([-2.0, 1.0, 0.5]))
+
+
+# --------------------------------------------------------------------------------------
+# `a[mask] *= v` (not in the documented subset, which lists `a[mask] = v`): inside a loop
+# it is refscript's IndexingError with a hint; outside loops JAX's
+# NonConcreteBooleanIndexError escapes instead of a RefscriptError.
+
+
+def mask_scale(x):
+    w = x.copy()
+    w[w > 0.0] *= 0.5
+    return w
+
+
+@pytest.mark.xfail(reason="BUG: `w[w > 0] *= 0.5` outside a loop raises jax.errors."
+                          "NonConcreteBooleanIndexError instead of a RefscriptError (or working)",
+                   strict=True)
+def test_masked_augmented_assignment_outside_loops_works_or_is_reported():
+    x = np.array([-2.0, 1.0, 0.5])
+    try:
+        check(mask_scale, x)
+    except refscript.errors.RefscriptError:
+        pass
+
+
 # --------------------------------------------------------------------------------------
 # A triangular inner loop whose bound is the index of an enclosing `reversed(range(n))`
 # or `enumerate(x)` loop compiles to a run-time-length loop, so jax.grad raises
