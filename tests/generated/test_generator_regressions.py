@@ -110,8 +110,10 @@ def test_continue_in_else_clause_of_inner_loop():
 
 
 # --------------------------------------------------------------------------------------
-# Returning 1-tuples on traced paths: LoopVariableTypeError "variable 'return value 0'
-# holds a tuple" (tuples of two or more elements are carried element by element).
+# Found by the generator and fixed in 9f9addf (kept as regression tests):
+# returning 1-tuples on traced paths raised LoopVariableTypeError "variable 'return value
+# 0' holds a tuple" (tuples of two or more elements were carried element by element), and
+# on static paths gave a 1-tuple inside a 1-tuple.
 
 
 def one_tuple_on_traced_path(x):
@@ -143,9 +145,6 @@ def one_tuple_on_static_paths(x, n):
     return x[1],
 
 
-@pytest.mark.xfail(reason="BUG: with several `return v,` statements on static paths the result "
-                          "is a 1-tuple inside a 1-tuple (Python (1.0,), refscript ((1.0,),))",
-                   strict=True)
 def test_one_element_tuple_returned_on_static_paths():
     check(one_tuple_on_static_paths, np.array([-2.0, 1.0]), 2)
 
