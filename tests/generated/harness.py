@@ -32,8 +32,8 @@ ATOL = 1e-12
 _DIR = tempfile.mkdtemp(prefix="refscript-generated-")
 atexit.register(shutil.rmtree, _DIR, True)
 
-_modules: "collections.OrderedDict[str, object]" = collections.OrderedDict()
-_jitted: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+_modules: collections.OrderedDict[str, object] = collections.OrderedDict()
+_jitted: collections.OrderedDict[tuple, object] = collections.OrderedDict()
 _CACHE_SIZE = 32
 
 
@@ -131,7 +131,7 @@ def run_python(fn, args, return_arguments=False):
         with time_limit(20):
             result = fn(*mine)
         return (result, mine) if return_arguments else result
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise GeneratorError(f"plain Python raised {type(error).__name__}: {error}") from error
 
 
@@ -198,12 +198,13 @@ def _objective(out, positions, xp):
     return total
 
 
-def check_grad(source, args, diff_positions, static_scalars=True, entry="f"):
+def check_grad(source, args, diff_positions, static_scalars=True, entry="f", outer_jit=True):
     """Asserts `jax.grad` of a weighted sum of the float results, with respect to the
     float arguments, matches central finite differences of the plain-Python function.
 
     Coordinates where the function is not smooth (the one-sided differences disagree:
-    a branch boundary, a kink of abs/min/max, a jump of int()) are skipped."""
+    a branch boundary, a kink of abs/min/max, a jump of int()) are skipped. `outer_jit`:
+    differentiate under an outer `jax.jit` (one compilation) or eagerly."""
     fn = getattr(load(source), entry)
     jitted = compiled(source, static_scalars, entry)
     expected = run_python(fn, args)
@@ -225,13 +226,14 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f"):
 
     f0 = python_objective(args)
     primal = [jnp.asarray(args[p], jnp.float64) for p in diff_positions]
-    grads = jax.jit(jax.grad(jax_objective, argnums=tuple(range(len(primal)))))(*primal)
+    grad = jax.grad(jax_objective, argnums=tuple(range(len(primal))))
+    grads = (jax.jit(grad) if outer_jit else grad)(*primal)
     checked = 0
     for which, p in enumerate(diff_positions):
         base = np.asarray(args[p], dtype=np.float64)
         got = np.asarray(grads[which])
         for idx in np.ndindex(base.shape):
-            def at(delta):
+            def at(delta, base=base, idx=idx, p=p):
                 moved = base.copy()
                 moved[idx] += delta
                 value = moved if isinstance(args[p], np.ndarray) else float(moved)

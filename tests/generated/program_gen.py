@@ -2,24 +2,38 @@
 
 `programs(config)` is a Hypothesis strategy of `Program`s: a module with a
 function `f` (and small helper functions `h0`, `h1`, ... it calls) written in the
-imperative subset `docs/supported.md` describes: nested `for` loops over `range`
-with static bounds (constants, shapes, Python int arguments), bounds that depend
-on enclosing loop indices, and run-time bounds (`np.int64` arguments, or Python
-ints traced with `static_scalars=False`); loops over arrays, `enumerate`,
-`reversed`; `while` loops with an iteration budget; `if`/`elif`/`else` on traced
-and static predicates; `break`/`continue`/`return` at any depth; `for`/`else`;
-int and float scalar accumulators, temporaries, tuple assignment; in-place
-element and static-slice updates of 1-D and 2-D float64/int64 arrays; calls to
-generated helpers; the builtins refscript gives a traced meaning (`abs`, `min`,
-`max`, `int`, `float`, `round`).
+imperative subset `docs/supported.md` describes:
 
-The programs are valid by construction, and stay inside the supported subset:
+- nested `for` loops over `range` with static bounds (constants, shapes, Python
+  int arguments, negative steps), bounds that depend on enclosing loop indices
+  (triangular loops), run-time bounds (`np.int64` arguments, or Python ints
+  traced with `static_scalars=False`); loops over arrays, rows of 2-D arrays,
+  `enumerate`, `zip`, `reversed`, `refscript.static_range`; `for`/`else`;
+- `while` loops with an iteration budget (`k < LIMIT and <data>`, `while True:`
+  with a guarded `break`), `while`/`else`;
+- `if`/`elif`/`else` on traced and static predicates (comparisons, chained
+  comparisons, `and`/`or`/`not`, bool variables), conditional expressions;
+- `break`/`continue`/`return` at any depth, conditional or ending their block;
+- float, int and bool variables, temporaries, tuple assignment, variables bound
+  on every path of an `if`, an int accumulator turned float by `+=`, loop
+  indices and while counters read after their loop, `+=` `-=` `*=` `/=` `%=`
+  `//=`;
+- in-place element updates of 1-D and 2-D float64/int64 arrays (arguments and
+  locals, with negative and traced indices), static slices (with steps),
+  `a[...]`, `a[mask] = v`, `a[[i, j]] op= v`, a float written into an int
+  array, rebinding a local array;
+- calls to generated helpers (module level, with defaults and keywords; nested
+  in `f` reading its arguments; a lambda), the builtins refscript gives a traced
+  meaning (`abs`, `min`, `max`, `int`, `float`, `round`, `sum`), NumPy functions
+  (`np.tanh`, `np.sqrt`, `np.exp`, `np.floor`, `np.maximum`, reductions).
+
+The programs are valid by construction and stay inside the supported subset:
 
 - every index is in bounds (`i % n`, `-1 - i % n`, or a loop index whose range
-  is known to fit);
-- no division except by `1.0 + abs(...)` and floor division / modulo by
+  is known to fit); index lists have distinct entries;
+- no division except by `1.0 + abs(...)`, and floor division / modulo by
   positive constants, so no division by zero and no NaN;
-- magnitudes stay bounded (no overflow in int64, no inf): expressions are split
+- magnitudes stay bounded (no int64 overflow, no inf): expressions are split
   into *pure* ones (constants, loop indices, arguments, elements of arrays the
   program never writes: small by construction) and *state* ones (anything). An
   accumulator grows only by adding a pure value (`s += P`), by contracting
@@ -27,12 +41,14 @@ The programs are valid by construction, and stay inside the supported subset:
   (`s = min(max(S, -100.0), 100.0)`, `c = S % 7`);
 - types are stable: float variables only ever hold floats, int variables ints,
   so the dtype of every result is the same on every path (NumPy's scalar types
-  and Python's agree with JAX's in float64/int64);
+  and Python's agree with JAX's in float64/int64; float32 is not generated: a
+  Python float accumulator mixed with float32 data has a path-dependent type);
 - none of the sharp bits: no aliasing (`b = a`), no writes into loop variables
-  or arrays being iterated, loop indices are not read after their loop,
-  temporaries are read only later in the block that binds them, `break` /
-  `continue` / `return` end their block, and every path ends in a `return` of a
-  tuple of the same structure.
+  or arrays being iterated, no Python side effects, loop indices are read after
+  their loop only when it surely ran, temporaries are read only later in the
+  block that binds them, `break` / `continue` / `return` end their block, every
+  path ends in a `return` of the same structure, no augmented masked writes
+  (`a[mask] += v` is not in the documented subset).
 
 `inputs(program, count)` draws argument tuples for a program; `fuzz_functions()`
 draws syntactically valid functions from a much larger grammar (including
@@ -46,7 +62,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
-
 
 # --------------------------------------------------------------------------------------
 # Configuration and results
@@ -315,7 +330,7 @@ def fexpr(g: Gen, sc: Scope, pure: bool, depth: int = 2) -> str:
         if len(arr.shape) == 1:
             forms += ["sum({})", "max({})", "min({})"]
         return g.pick(forms).format(arr.name)
-    sub = lambda: fexpr(g, sc, pure, depth - 1)  # noqa: E731
+    sub = lambda: fexpr(g, sc, pure, depth - 1)
     if kind == "add":
         return f"({sub()} + {sub()})"
     if kind == "sub":
@@ -407,7 +422,7 @@ def iexpr(g: Gen, sc: Scope, pure: bool, depth: int = 2) -> str:
     kind = g.pick(kinds)
     if kind == "atom":
         return iatom(g, sc, pure)
-    sub = lambda: iexpr(g, sc, pure, depth - 1)  # noqa: E731
+    sub = lambda: iexpr(g, sc, pure, depth - 1)
     if kind == "add":
         return f"({sub()} + {sub()})"
     if kind == "sub":
@@ -1251,7 +1266,7 @@ def fuzz_expr(g: FuzzGen, depth=2, ctx=None) -> str:
                       "dictcomp", "tuple", "list", "slice", "walrus", "fstring", "call_args",
                       "method", "starred_call", "chained", "await_or_yield", "set"] if depth > 0 else [])
     kind = g.pick(kinds)
-    sub = lambda: fuzz_expr(g, depth - 1, ctx)  # noqa: E731
+    sub = lambda: fuzz_expr(g, depth - 1, ctx)
     if kind == "name":
         return g.pick(FUZZ_NAMES)
     if kind == "int":
@@ -1285,7 +1300,7 @@ def fuzz_expr(g: FuzzGen, depth=2, ctx=None) -> str:
     if kind == "ifexp":
         return f"({sub()} if {sub()} else {sub()})"
     # No yield/await/walrus inside lambdas and comprehensions (SyntaxErrors there).
-    closed = lambda: fuzz_expr(g, depth - 1, {"no_walrus": True})  # noqa: E731
+    closed = lambda: fuzz_expr(g, depth - 1, {"no_walrus": True})
     if kind == "lambda":
         return f"(lambda {g.pick(['q', 'q, r=1', '*q', 'q, **kw'])}: {closed()})"
     if kind == "listcomp":
@@ -1359,8 +1374,8 @@ def fuzz_stmt(g: FuzzGen, ctx: dict, depth: int) -> list:
                 "async_for"]
     kinds = simple + (compound if depth < 3 and g.budget > 0 else [])
     kind = g.pick(kinds)
-    e = lambda d=1: fuzz_expr(g, d, ctx)  # noqa: E731
-    inner = lambda **c: fuzz_block(g, {**ctx, **c}, depth + 1)  # noqa: E731
+    e = lambda d=1: fuzz_expr(g, d, ctx)
+    inner = lambda **c: fuzz_block(g, {**ctx, **c}, depth + 1)
     if kind == "assign":
         return [f"{fuzz_target(g)} = {e()}"]
     if kind == "multi_assign":
