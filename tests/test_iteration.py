@@ -1,11 +1,12 @@
 """Iteration forms: arrays, enumerate, zip, reversed, unpacking targets, Python sequences; print."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad, check_vmap
+from oracle import check, check_grad, check_vmap, numerical_grad
 
 
 def over_array(x):
@@ -122,6 +123,69 @@ def test_grad_and_vmap_of_iteration_forms(rng):
     check_grad(with_enumerate, rng.normal(size=4))
     check_grad(over_array, rng.normal(size=5))
     check_vmap(with_zip_of_range, rng.normal(size=(3, 4)))
+
+
+# Triangular loops whose bounds are indices of reversed/enumerate/zip loops: a
+# fixed-length masked loop, so reverse mode goes through them.
+
+
+def triangular_under_reversed(x):
+    s = 0.0
+    for i in reversed(range(x.shape[0])):
+        for j in range(i + 1, x.shape[0]):
+            s += x[j] * x[i]
+    return s
+
+
+def triangular_under_enumerate(x):
+    out = x.copy()
+    for i, v in enumerate(x, 1):
+        for j in range(i - 1):
+            out[i - 1] += x[j] * v
+    return out
+
+
+def triangular_under_zip(x):
+    s = 0.0
+    for k, (i, v) in enumerate(zip(range(x.shape[0]), x)):
+        for j in range(k, i + 1):
+            s += v * x[j] - 0.25 * j
+    return s
+
+
+def reversed_triangular_inner(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        t = 0.0
+        for j in reversed(range(i)):
+            t = t * 0.5 + x[j]
+        out[i] = t
+    return out
+
+
+TRIANGULAR = [triangular_under_reversed, triangular_under_enumerate, triangular_under_zip,
+              reversed_triangular_inner]
+
+
+@pytest.mark.parametrize("fn", TRIANGULAR)
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_triangular_loops_under_iteration_forms(fn, n):
+    check(fn, RNG.normal(size=n))
+
+
+@pytest.mark.parametrize("fn", TRIANGULAR)
+def test_triangular_loops_under_iteration_forms_are_differentiable(fn, rng):
+    weights = rng.normal(size=4)
+
+    def weighted(x):
+        return np.sum(np.asarray(fn(x)) * weights)
+
+    weighted_compiled = refscript.jit(fn)
+    x = rng.normal(size=4)
+    got = jax.grad(lambda v: jnp.sum(weighted_compiled(v) * weights))(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(got), numerical_grad(weighted, x), rtol=1e-6, atol=1e-8)
+    jaxpr = str(refscript.make_jaxpr(fn, discharged=True)(np.ones(4)))
+    assert "while[" not in jaxpr
 
 
 def prints_each_iteration(x):

@@ -50,13 +50,26 @@ class CallsPass(Converter):
         return node  # the user's lambdas are left as they are
 
     def visit_For(self, node):
-        if _is_header_range(node.iter):
-            node.iter.args = [self.visit(a) for a in node.iter.args]
-            node.target = self.visit(node.target)
-            node.body = self._block(node.body)
-            node.orelse = self._block(node.orelse)
+        node.iter = self._header(node.iter)
+        node.target = self.visit(node.target)
+        node.body = self._block(node.body)
+        node.orelse = self._block(node.orelse)
+        return node
+
+    def _header(self, node):
+        """Visits a `for` header, leaving its `range(...)` calls, also inside
+        `reversed`/`enumerate`/`zip`, to the loop converter."""
+        if _is_header_range(node):
+            node.args = [self.visit(a) for a in node.args]
             return node
-        return self.generic_visit(node)
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
+                and node.func.id in _ITERATION_WRAPPERS):
+            node.args = [self._header(a) for a in node.args]
+            node.keywords = [self.visit(k) for k in node.keywords]
+            if self._routable(node.func):
+                node.func = self.runtime_call("convert", [node.func], node.func)
+            return node
+        return self.visit(node)
 
     def _block(self, stmts):
         out = []
@@ -73,10 +86,14 @@ class CallsPass(Converter):
         return node
 
 
+_ITERATION_WRAPPERS = ("reversed", "enumerate", "zip")
+
+
 def _is_header_range(node) -> bool:
     return (
         isinstance(node, gast.Call)
         and isinstance(node.func, gast.Name)
         and node.func.id == "range"
         and not node.keywords
+        and not any(isinstance(a, gast.Starred) for a in node.args)
     )

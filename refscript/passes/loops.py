@@ -36,6 +36,14 @@ def _is_range_call(node) -> bool:
     )
 
 
+def _target_names(target) -> list[str]:
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for elt in target.elts for n in _target_names(elt)]
+    return []
+
+
 def writes_tuple(node) -> gast.Tuple:
     """Returns the tuple expression of the boxes a construct's bodies write."""
     names = anno.getanno(node, anno.Basic.BOX_WRITES, [])
@@ -44,13 +52,13 @@ def writes_tuple(node) -> gast.Tuple:
 
 class LoopsPass(Converter):
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        self._loop_indices: list[str] = []  # targets of the enclosing `for ... in range(...)`
+        # Names the enclosing `for` targets bind: candidate loop indices (`i` of
+        # `range`, `reversed(range)`, `enumerate`); the runtime knows which really are.
+        self._loop_indices: list[list[str]] = []
         return super().transform(fn)
 
     def visit_For(self, node):
-        is_range = _is_range_call(node.iter)
-        index = node.target.id if is_range and isinstance(node.target, gast.Name) else None
-        self._loop_indices.append(index)
+        self._loop_indices.append(_target_names(node.target))
         self.generic_visit(node)
         self._loop_indices.pop()
         body_name = self.ctx.namer.new("loop_body")
@@ -59,7 +67,7 @@ class LoopsPass(Converter):
         else:
             param = self.ctx.namer.new("loop_item")
             body = templates.replace("target = item", origin=node, target=node.target, item=param) + node.body
-        iterable = self._range(node.iter) if is_range else node.iter
+        iterable = self._ranges(node.iter)
         return templates.replace(
             f"""
             def body_name(param):
@@ -70,11 +78,20 @@ class LoopsPass(Converter):
             writes=writes_tuple(node),
         ) + node.orelse
 
+    def _ranges(self, header):
+        """Routes the `range(...)` calls of a `for` header (the calls pass left them
+        bare, also inside `reversed`/`enumerate`/`zip`) through the runtime."""
+        if _is_range_call(header):
+            return self._range(header)
+        if isinstance(header, gast.Call):
+            header.args = [self._ranges(a) for a in header.args]
+        return header
+
     def _range(self, call):
         """Routes `range(...)` through the runtime; bounds that use enclosing loop
         indices (`range(i + 1, n)`) are also given as a function of those indices,
         so the runtime can find the largest trip count."""
-        indices = [i for i in self._loop_indices if i is not None]
+        indices = [i for names in self._loop_indices for i in names]
         used = [i for i in dict.fromkeys(reversed(indices)) if i in reads(call.args)]
         if not used:
             return self.runtime_call("range_", [call.func] + call.args, call)

@@ -206,7 +206,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
 
     def loop_body(k, carry):
         with tracing.traced_body():
-            _run_body(body, sequence.item(k), sequence.index_values)
+            _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
     lax.fori_loop(0, sequence.length, loop_body, None)
@@ -220,7 +220,7 @@ def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
         with tracing.traced_body():
             lax.cond(
                 k < sequence.length,
-                lambda: _run_body(body, sequence.item(k), sequence.index_values),
+                lambda: _run_body(body, sequence.item(k), sequence.indices),
                 lambda: None,
             )
         return carry
@@ -228,11 +228,11 @@ def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
     lax.fori_loop(0, sequence.max_length, loop_body, None)
 
 
-def _run_body(body, item, index_values) -> None:
-    if index_values is None:
+def _run_body(body, item, indices) -> None:
+    if indices is None:
         body(item)
         return
-    with tracing.loop_index(item, index_values):
+    with tracing.loop_indices(indices(item)):
         body(item)
 
 

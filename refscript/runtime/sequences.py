@@ -22,8 +22,23 @@ from refscript._jax_internal import is_tracer
 class Sequence:
     length: object
     item: Callable
-    index_values: builtins.range | None = None  # the Python values of item(k), when it is an index
+    # The loop indices inside item(k), each with the Python values it takes:
+    # `indices(item)` -> [(index, range), ...]. Bounds of inner loops that depend only
+    # on these indices get a static largest trip count (see `bounded_range`).
+    indices: Callable | None = None
     max_length: int | None = None  # a static bound on a traced length
+
+
+def _index_is(values: builtins.range) -> Callable:
+    """`indices` of a sequence whose items are themselves the loop index."""
+    return lambda item: [(item, values)]
+
+
+def _part_of(inner: Sequence, part: Callable) -> Callable | None:
+    """`indices` of a sequence whose items contain an item of `inner` at `part(item)`."""
+    if inner.indices is None:
+        return None
+    return lambda item: inner.indices(part(item))
 
 
 class TracedRange:
@@ -116,9 +131,10 @@ def loopable(value) -> bool:
 def as_sequence(value) -> Sequence | None:
     """Returns `value` as a `Sequence`, or None for what only Python can iterate."""
     if isinstance(value, builtins.range):
-        return Sequence(len(value), index_of(value.start, value.step), value)
+        return Sequence(len(value), index_of(value.start, value.step), _index_is(value))
     if isinstance(value, TracedRange):
-        return Sequence(value.trip_count(), index_of(value.start, value.step), value.values, value.max_trip)
+        indices = None if value.values is None else _index_is(value.values)
+        return Sequence(value.trip_count(), index_of(value.start, value.step), indices, value.max_trip)
     if isinstance(value, (jax.Array, np.ndarray)) or is_tracer(value):
         if np.ndim(value) == 0:
             return None
@@ -129,7 +145,15 @@ def as_sequence(value) -> Sequence | None:
         if inner is None:
             return None
         start = value.start
-        return Sequence(inner.length, lambda k: (start + k, inner.item(k)), None, inner.max_length)
+        bound = inner.length if not is_tracer(inner.length) else inner.max_length
+        counter = None if bound is None or is_tracer(start) else builtins.range(start, start + bound)
+        inner_indices = _part_of(inner, lambda item: item[1])
+
+        def indices(item):
+            found = [] if counter is None else [(item[0], counter)]
+            return found + (inner_indices(item) if inner_indices else [])
+
+        return Sequence(inner.length, lambda k: (start + k, inner.item(k)), indices, inner.max_length)
     if isinstance(value, Zip):
         inners = [as_sequence(v) for v in value.inners]
         if not inners or any(s is None for s in inners):
@@ -141,11 +165,18 @@ def as_sequence(value) -> Sequence | None:
             length = jnp.min(jnp.stack([jnp.asarray(n) for n in lengths]))
         bounds = [s.max_length if is_tracer(s.length) else s.length for s in inners]
         max_length = None if any(b is None for b in bounds) else min(bounds)
-        return Sequence(length, lambda k: tuple(s.item(k) for s in inners), None, max_length)
+        parts = [_part_of(s, lambda item, p=p: item[p]) for p, s in enumerate(inners)]
+
+        def indices(item):
+            return [pair for part in parts if part is not None for pair in part(item)]
+
+        return Sequence(length, lambda k: tuple(s.item(k) for s in inners), indices, max_length)
     if isinstance(value, Reversed):
         inner = as_sequence(value.inner)
-        if inner is None or inner.max_length is not None:
+        if inner is None:
             return None
         n = inner.length
-        return Sequence(n, lambda k: inner.item(n - 1 - k), inner.index_values)
+        # A masked inner sequence (a traced length with a static bound): the masked
+        # loop runs item(k) only for k < n, so item(n - 1 - k) stays in range.
+        return Sequence(n, lambda k: inner.item(n - 1 - k), inner.indices, inner.max_length)
     return None

@@ -83,14 +83,18 @@ def session_scope(session: Session):
 
 
 @contextlib.contextmanager
-def loop_index(index, values: range):
-    """Records, while a loop body is traced, which Python values its traced index takes."""
-    indices = current().loop_indices
-    indices[id(index)] = (index, values)
+def loop_indices(pairs):
+    """Records, while a loop body is traced, which Python values its traced indices take:
+    `pairs` is [(index, range of its values), ...]."""
+    known = current().loop_indices
+    added = [id(index) for index, _ in pairs if id(index) not in known]
+    for index, values in pairs:
+        known.setdefault(id(index), (index, values))
     try:
         yield
     finally:
-        indices.pop(id(index), None)
+        for key in added:
+            known.pop(key, None)
 
 
 @contextlib.contextmanager

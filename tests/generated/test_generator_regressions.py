@@ -203,10 +203,10 @@ def test_masked_augmented_assignment_outside_loops_works_or_is_reported():
 
 # --------------------------------------------------------------------------------------
 # A triangular inner loop whose bound is the index of an enclosing `reversed(range(n))`
-# or `enumerate(x)` loop compiles to a run-time-length loop, so jax.grad raises
+# or `enumerate(x)` loop compiled to a run-time-length loop, so jax.grad raised
 # ReverseModeLoopError. docs/supported.md: bounds that depend only on the indices of
-# enclosing loops compile to a fixed-length loop that reverse mode goes through (true
-# for `range(n - 1, -1, -1)`, the same loop as `reversed(range(n))`).
+# enclosing loops compile to a fixed-length loop that reverse mode goes through (it was
+# true only for `range(...)` targets; now for reversed/enumerate/zip indices too).
 
 
 def triangular_under_reversed(x):
@@ -244,14 +244,10 @@ def test_triangular_under_negative_step_range_is_differentiable():
     _check_grad(triangular_negative_step, np.array([-2.0, 1.0, 0.5]))
 
 
-@pytest.mark.xfail(reason="BUG: jax.grad raises ReverseModeLoopError on a triangular loop under "
-                          "reversed(range(n)) (documented as differentiable)", strict=True)
 def test_triangular_loop_under_reversed_range_is_differentiable():
     _check_grad(triangular_under_reversed, np.array([-2.0, 1.0, 0.5]))
 
 
-@pytest.mark.xfail(reason="BUG: jax.grad raises ReverseModeLoopError on a triangular loop under "
-                          "enumerate(x) (documented as differentiable)", strict=True)
 def test_triangular_loop_under_enumerate_is_differentiable():
     _check_grad(triangular_under_enumerate, np.array([-2.0, 1.0, 0.5]))
 
