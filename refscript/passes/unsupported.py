@@ -77,8 +77,12 @@ class _Checker:
             self._reject(node, table)
 
     def _check_nested_scope(self, node) -> None:
+        # A nested function's `nonlocal`/`global` rebinds the converted function's
+        # variables behind the back of its loops and branches (which carry only what
+        # they assign themselves).
+        table = {kind: _ANYWHERE[kind] for kind in (gast.Yield, gast.Await, gast.Nonlocal, gast.Global)}
         for sub in gast.walk(node):
-            self._reject(sub, {gast.Yield: _ANYWHERE[gast.Yield], gast.Await: _ANYWHERE[gast.Await]})
+            self._reject(sub, table)
 
     def _check_targets(self, stmt, in_construct: bool, loop_targets: set[str]) -> None:
         targets = []

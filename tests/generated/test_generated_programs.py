@@ -60,9 +60,18 @@ RUNS: collections.Counter = collections.Counter()
 # Bodies, shared by the default and the slow tests
 
 
+# The program being run, for the survey's failure report.
+_CURRENT = {"source": ""}
+
+
+def _note_program(source):
+    _CURRENT["source"] = source
+    note(source)
+
+
 def value_body(case, stats=None):
     program, args_list = case
-    note(program.source)
+    _note_program(program.source)
     RUNS["value"] += 1
     if stats is not None:
         stats.record(program)
@@ -71,7 +80,7 @@ def value_body(case, stats=None):
 
 def grad_body(case, stats=None):
     (program, (args,)), outer_jit = case
-    note(program.source)
+    _note_program(program.source)
     note(f"outer jax.jit: {outer_jit}")
     RUNS["grad"] += 1
     if stats is not None:
@@ -82,7 +91,7 @@ def grad_body(case, stats=None):
 
 def vmap_body(case, stats=None):
     program, batch = case
-    note(program.source)
+    _note_program(program.source)
     RUNS["vmap"] += 1
     if stats is not None:
         stats.record(program)
@@ -96,7 +105,7 @@ class ConversionTimeout(Exception):
 
 
 def fuzz_body(source, stats=None):
-    note(source)
+    _note_program(source)
     RUNS["fuzz"] += 1
     compile(source, "<generated>", "exec")  # the grammar makes valid Python
     outcome = "converted"
@@ -176,7 +185,7 @@ class Stats:
         self.lines += program.source.count("\n")
 
     def failed(self, error):
-        text = f"{type(error).__name__}: {error}"
+        text = f"{type(error).__name__}: {error}\n--- program:\n{_CURRENT['source']}"
         first = re.sub(r"/\S+\.py(:\d+)*", "FILE", text.splitlines()[0])
         signature = re.sub(r"(got|expected|grad|differences) .*", r"\1 ...", first)[:160]
         self.failures[signature] += 1

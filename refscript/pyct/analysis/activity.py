@@ -142,7 +142,12 @@ class _Assigned(gast.NodeVisitor):
         for expr in node.decorator_list + node.args.defaults:
             self.visit(expr)
 
-    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+            self.visit(expr)
 
     def visit_Lambda(self, node):
         pass
