@@ -2,7 +2,8 @@
 
 A function goes through four stages, each printable:
 
-- `converted`: the Python source refscript generates (`refscript.converted_source`);
+- `converted`: the Python source refscript generates (`refscript.converted_source`),
+  each line numbered with the line of the user's file it comes from;
 - `jaxpr`: the jaxpr with Refs that tracing the converted source gives;
 - `discharged`: the pure jaxpr, Refs turned into values, that JAX transforms;
 - `hlo`: what XLA receives (`jax.jit(refscript.jit(fn)).lower(*args).as_text()`).
@@ -172,7 +173,8 @@ def render_stages(fn, args: tuple, stages: Sequence[str]) -> Iterator[tuple[str,
     x64 = needs_x64(args)
     for stage in stages:
         if stage == "converted":
-            yield stage, api.converted_source(jitted).rstrip("\n")
+            conversion = jitted._conversion
+            yield stage, numbered_source(conversion.source, conversion.source_origins)
             continue
         with jax.enable_x64(True) if x64 else contextlib.nullcontext():
             if stage == "hlo":
@@ -180,6 +182,26 @@ def render_stages(fn, args: tuple, stages: Sequence[str]) -> Iterator[tuple[str,
             else:
                 text = str(api.make_jaxpr(jitted, discharged=stage == "discharged")(*args))
         yield stage, text.rstrip("\n")
+
+
+# Between the user's line number and a line of generated source.
+GUTTER = " | "
+
+
+def numbered_source(source: str, origins: Sequence) -> str:
+    """Returns `source` with each line prefixed by the user's line it comes from (`origins`).
+
+    >>> print(numbered_source("def f(x):\n    return x", (3, 4)))
+    3 | def f(x):
+    4 |     return x
+    """
+    lines = source.rstrip("\n").splitlines()
+    origins = list(origins)[: len(lines)] + [None] * (len(lines) - len(origins))
+    width = max((len(str(n)) for n in origins if n), default=1)
+    return "\n".join(
+        (f"{origin or '':>{width}}{GUTTER}{text}" if text else f"{origin or '':>{width}}{GUTTER}".rstrip())
+        for text, origin in zip(lines, origins)
+    )
 
 
 def header(stage: str, label: str) -> str:

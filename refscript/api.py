@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 
 import jax
 import numpy as np
 from jax.experimental import checkify
 
-from refscript import _jax_internal, transpiler
-from refscript.errors import CheckFailedError, Location, RefscriptError, UndefinedVariableError
+from refscript import _jax_internal, errors, transpiler
+from refscript.errors import (
+    ArgumentError,
+    CheckFailedError,
+    Location,
+    OutOfBoundsError,
+    ReadOnlyArgumentError,
+    UndefinedVariableError,
+)
 from refscript.runtime import tracing
 from refscript.runtime.undefined import Undefined
 
@@ -81,22 +89,32 @@ class JitFunction:
         return functools.partial(self, instance)
 
     def __call__(self, *args, **kwargs):
-        static, dynamic = self._split(args, kwargs)
-        tracing_now = any(_jax_internal.is_tracer(leaf) for leaf in jax.tree_util.tree_leaves(dynamic))
-        if self._checks and not tracing_now:
-            error, (out, updates) = self._jitted_checked(static, dynamic)
+        try:
+            static, dynamic = self._split(args, kwargs)
+            leaves = jax.tree_util.tree_leaves(dynamic)
+            tracing_now = any(_jax_internal.is_tracer(leaf) for leaf in leaves)
             try:
-                error.throw()
-            except checkify.JaxRuntimeError as failure:
-                raise CheckFailedError(str(failure).split(" (`check` failed)")[0]) from None
-        else:
-            # Under an outer transformation a failed check could not be raised here.
-            out, updates = self._jitted(static, dynamic)
-        if self._return_updates:
-            return out, updates
-        if updates and not tracing_now:
-            _write_back(dict(zip(static[1], dynamic)), updates)
-        return out
+                if self._checks and not tracing_now:
+                    error, (out, updates) = self._jitted_checked(static, dynamic)
+                else:
+                    # Under an outer transformation a failed check could not be raised here.
+                    out, updates = self._jitted(static, dynamic)
+            except TypeError:
+                _check_traceable(static[1], leaves, dynamic, self.__name__)
+                raise
+            if self._checks and not tracing_now:
+                try:
+                    error.throw()
+                except checkify.JaxRuntimeError as failure:
+                    raise _check_failed(failure) from None
+            if self._return_updates:
+                return out, updates
+            if updates and not tracing_now:
+                _write_back(dict(zip(static[1], dynamic)), updates, self._conversion.argument_writes)
+            return out
+        except Exception as error:
+            _present(error)
+            raise  # a bare raise adds no frame of refscript's to the traceback
 
     # Arguments.
 
@@ -105,7 +123,14 @@ class JitFunction:
         if not kwargs and names is not None and len(args) == len(names):
             arguments = zip(names, args)  # the common case, without binding
         else:
-            bound = self._signature.bind(*args, **kwargs)
+            try:
+                bound = self._signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise ArgumentError(
+                    f"{self.__name__}() called with the wrong arguments: {error}",
+                    errors.caller_location(),
+                    f"its signature is {self.__name__}{self._signature}",
+                ) from None
             bound.apply_defaults()
             arguments = bound.arguments.items()
         static, dynamic_names, dynamic = [], [], []
@@ -114,9 +139,12 @@ class JitFunction:
                 try:
                     hash(value)
                 except TypeError:
-                    raise TypeError(
+                    raise ArgumentError(
                         f"static argument {name!r} of {self.__name__} must be hashable, "
-                        f"got {type(value).__name__}"
+                        f"got {type(value).__name__}",
+                        errors.caller_location(),
+                        "the function is compiled once per value of a static argument: pass an int, "
+                        "bool, str or tuple, or make the argument traced (leave it out of static_argnames)",
                     ) from None
                 static.append((name, value))
             else:
@@ -163,7 +191,8 @@ class JitFunction:
 
     def _run_checked(self, static, dynamic):
         run = functools.partial(self._run_pure, static, checks=True)
-        return checkify.checkify(run, errors=checkify.user_checks)(dynamic)
+        # Index checks make every out-of-bounds index an error, as in NumPy, instead of clamping.
+        return checkify.checkify(run, errors=checkify.user_checks | checkify.index_checks)(dynamic)
 
     def _run_pure(self, static, dynamic, checks):
         self.trace_count += 1
@@ -176,16 +205,64 @@ class JitFunction:
         return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
 
 
-def _write_back(arguments: dict, updates: dict) -> None:
-    """Gives the caller's NumPy arrays the contents the function wrote into them, as NumPy would."""
+def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
+    """Gives the caller's NumPy arrays the contents the function wrote into them, as NumPy would.
+
+    `writes` lists `(parameter, location)` of the function's writes into its parameters."""
     targets = {name: arguments.get(name) for name in updates}
     targets = {name: a for name, a in targets.items() if isinstance(a, np.ndarray)}
     for name, array in targets.items():
         if not array.flags.writeable:
             # NumPy would have raised at the first write; nothing has been written.
-            raise ValueError(f"assignment destination is read-only: argument {name!r}")
+            where = next((location for parameter, location in writes if parameter == name), None)
+            raise ReadOnlyArgumentError(
+                f"assignment destination is read-only: argument {name!r} is a read-only NumPy array, "
+                "and the function writes into it",
+                where,
+            )
     for name, array in targets.items():
         np.copyto(array, np.asarray(updates[name]), casting="unsafe")
+
+
+def _present(error: BaseException) -> None:
+    """Readies an error leaving refscript for the user: refscript's frames removed, and a library's
+    error (JAX, NumPy) noted with the line of the user's code that called the library."""
+    errors.note_user_line(error)
+    errors.hide_internal_frames(error)
+
+
+def _check_traceable(names, leaves, dynamic, function_name: str) -> None:
+    """Raises `ArgumentError` if a traced argument is not something JAX can trace (a str, an object)."""
+    for name, value in zip(names, dynamic):
+        for leaf in jax.tree_util.tree_leaves(value):
+            if not (_jax_internal.is_tracer(leaf) or isinstance(leaf, (jax.Array, np.ndarray, np.generic))
+                    or type(leaf) in (bool, int, float, complex)):
+                raise ArgumentError(
+                    f"argument {name!r} of {function_name} is a {type(leaf).__name__}, which compiled code "
+                    "cannot take as a traced value",
+                    errors.caller_location(),
+                    "pass arrays and numbers, or name the argument in static_argnames if the function "
+                    "should be compiled for each of its values",
+                ) from None
+
+
+_OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
+_LOCATION_PREFIX = re.compile(r"^.+?:\d+:\d+: ", re.S)
+
+
+def _check_failed(failure) -> CheckFailedError:
+    """Returns the refscript error for a failed run-time check, at the user's line that traced it."""
+    kind, frames = _jax_internal.check_failure(failure)
+    location = errors.location_in_code_frames(frames)
+    text = str(failure)
+    match = _OUT_OF_BOUNDS.search(text)
+    if kind == "index" and match is not None:
+        index, axis, size = (int(group) for group in match.groups())
+        if index < 0:
+            index -= size  # JAX adds the size to a negative index before checking it, as NumPy does
+        return OutOfBoundsError(f"index {index} is out of bounds for axis {axis} with size {size}", location)
+    text = text.removesuffix(" (`check` failed)")
+    return CheckFailedError(_LOCATION_PREFIX.sub("", text) if location is not None else text, location)
 
 
 def _as_tuple(value):
@@ -239,9 +316,10 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
         return fn
     try:
         return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates)
-    except RefscriptError as error:
+    except Exception as error:
         # The message points at the user's code; refscript's own frames are noise.
-        raise error.with_traceback(None) from None
+        _present(error)
+        raise
 
 
 def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
@@ -256,9 +334,13 @@ def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
     jitted = fn if isinstance(fn, JitFunction) else jit(fn, **jit_options)
 
     def make(*args, **kwargs):
-        static, dynamic = jitted._split(args, kwargs)
-        closed, _, _ = jitted.ref_jaxpr(static, dynamic)
-        return _jax_internal.discharge_state(closed) if discharged else closed
+        try:
+            static, dynamic = jitted._split(args, kwargs)
+            closed, _, _ = jitted.ref_jaxpr(static, dynamic)
+            return _jax_internal.discharge_state(closed) if discharged else closed
+        except Exception as error:
+            _present(error)
+            raise
 
     return make
 
@@ -267,4 +349,8 @@ def converted_source(fn) -> str:
     """Returns the Python source refscript generates for `fn`."""
     if isinstance(fn, JitFunction):
         return fn.converted_source
-    return transpiler.convert(fn).source
+    try:
+        return transpiler.convert(fn).source
+    except Exception as error:
+        _present(error)
+        raise

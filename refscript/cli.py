@@ -24,6 +24,7 @@ from refscript.errors import RefscriptError
 from refscript._show import (
     DEFAULT_STAGES,
     DTYPES,
+    GUTTER,
     STAGES,
     UsageError,
     example_arguments,
@@ -68,7 +69,8 @@ A function without parameters needs neither.
 
 _SHOW_EPILOG = f"""\
 stages (--stage, repeatable; default: {" and ".join(DEFAULT_STAGES)}):
-  converted    the generated Python (refscript.converted_source)
+  converted    the generated Python (refscript.converted_source), each line
+               numbered with the line of FILE it comes from
   jaxpr        the jaxpr with Refs (refscript.make_jaxpr)
   discharged   the pure jaxpr (refscript.make_jaxpr(..., discharged=True))
   hlo          jax.jit(refscript.jit(fn)).lower(*args).as_text()
@@ -287,9 +289,21 @@ def _bold(text: str) -> str:
     return f"\x1b[1m{text}\x1b[0m"
 
 
-def _highlight_python(source: str) -> str:
+def _highlight_python(numbered: str) -> str:
+    """Colours the source of `numbered` (lines `N | code`), dimming the line numbers."""
     from pygments import highlight
     from pygments.formatters import TerminalFormatter
     from pygments.lexers import PythonLexer
 
-    return highlight(source, PythonLexer(), TerminalFormatter()).rstrip("\n")
+    gutters, code = [], []
+    for line in numbered.splitlines():
+        gutter, _, text = line.partition(GUTTER.rstrip())
+        gutters.append(gutter + GUTTER.rstrip())
+        code.append(text[1:] if text.startswith(" ") else text)
+    coloured = highlight("\n".join(code), PythonLexer(), TerminalFormatter()).rstrip("\n").split("\n")
+    if len(coloured) != len(code):  # the lexer joined or split lines: keep them plain
+        coloured = code
+    return "\n".join(
+        f"\x1b[2m{gutter}\x1b[0m {text}" if text else f"\x1b[2m{gutter}\x1b[0m"
+        for gutter, text in zip(gutters, coloured)
+    )

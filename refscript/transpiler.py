@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gast
 
 from refscript import runtime
-from refscript.passes import break_continue, returns, unsupported
+from refscript.passes import break_continue, parallel, returns, unsupported
 from refscript.passes.asserts import AssertsPass
 from refscript.passes.calls import CallsPass
 from refscript.passes.conditionals import ConditionalsPass
@@ -19,7 +19,7 @@ from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
 from refscript.pyct import anno, loader, naming, parser
 from refscript.pyct.analysis import activity, liveness
-from refscript.pyct.unparse import unparse
+from refscript.pyct.unparse import unparse_with_origins
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Conversion:
     original: object
     filename: str
     argument_writes: tuple = ()
+    source_origins: tuple = ()  # for each line of `source`, the user's line it comes from (or None)
 
 
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -45,12 +46,16 @@ conversions = 0
 
 
 def convert(fn) -> Conversion:
-    """Returns the conversion of `fn`, cached per function object."""
+    """Returns the conversion of `fn`, cached per function object and its current code.
+
+    A function whose `__code__` was replaced (as IPython's autoreload does with
+    the functions of an edited module) is converted again from its new source.
+    """
     cached = _cache.get(fn)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] is fn.__code__:
+        return cached[1]
     result = _convert(fn)
-    _cache[fn] = result
+    _cache[fn] = (fn.__code__, result)
     return result
 
 
@@ -70,6 +75,7 @@ def _convert(fn) -> Conversion:
 
     # The passes, in order. Analyses read the user's tree; converters rewrite it.
     unsupported.check(node, ctx)  # reject what cannot be converted before touching anything
+    parallel.check(node, ctx)  # prange loops, as written: a `break` there is an error, not a flag
     argument_writes = _argument_writes(node, ctx)
     for sub in gast.walk(node):
         if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:
@@ -91,9 +97,10 @@ def _convert(fn) -> Conversion:
     node = LogicalPass(ctx).transform(node)
 
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
+    source, origins = unparse_with_origins(node)
     return Conversion(
-        function=function, source=unparse(node), original=fn, filename=parsed.filename,
-        argument_writes=argument_writes,
+        function=function, source=source, original=fn, filename=parsed.filename,
+        argument_writes=argument_writes, source_origins=origins,
     )
 
 

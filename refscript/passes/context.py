@@ -20,7 +20,10 @@ class PassContext:
     display_names: dict = field(default_factory=dict)
 
     def location(self, node) -> Location:
-        return Location(self.filename, getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0)
+        lineno = getattr(node, "lineno", 0) or 0
+        one_line = getattr(node, "end_lineno", None) == lineno
+        end = getattr(node, "end_col_offset", None) if one_line else None
+        return Location(self.filename, lineno, getattr(node, "col_offset", 0) or 0, end)
 
     def error(self, node, message: str, hint: str | None = None) -> ConversionError:
         return ConversionError(message, self.location(node), hint)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import copy
+import linecache
 import types
 
 import gast
+
+from refscript.pyct import anno
 
 _FACTORY = "__refscript_factory"
 _CONVERTED = "__refscript_converted"
@@ -41,11 +44,12 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
         body=[fn_node, gast.Return(gast.Name(fn_node.name, gast.Load(), None, None))],
         decorator_list=[], returns=None, type_comment=None, type_params=[],
     )
+    generated = _generated_function_names(fn_node)
     module = gast.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
-    _place(module, fn_node.lineno)
+    _place(module, fn_node.lineno, original.__code__.co_filename)
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
     factory_code = _const_code(module_code, _FACTORY)
-    fn_code = _const_code(factory_code, fn_node.name)
+    fn_code = _named_as_user(_const_code(factory_code, fn_node.name), generated, original)
 
     cells = dict(zip(freevars, original.__closure__ or ()))
     cells[runtime_name] = types.CellType(runtime_module)
@@ -60,12 +64,42 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     return converted
 
 
-def _place(module: ast.Module, lineno: int) -> None:
+def _place(module: ast.Module, lineno: int, filename: str) -> None:
     for node in ast.walk(module):
         if "lineno" in node._attributes and getattr(node, "lineno", None) is None:
             node.lineno = node.end_lineno = lineno
             node.col_offset = node.end_col_offset = 0
     ast.fix_missing_locations(module)
+    # Generated statements stand at their construct's first position with no width
+    # (`rs.for_stmt(...)` at the `for`); spanning the rest of that line instead makes
+    # tracebacks print the user's line without a stray empty caret line under it.
+    for node in ast.walk(module):
+        if "lineno" in node._attributes and node.lineno == node.end_lineno and node.col_offset == node.end_col_offset:
+            text = linecache.getline(filename, node.lineno).rstrip()
+            node.end_col_offset = max(len(text.encode("utf-8")), node.col_offset)
+
+
+def _generated_function_names(fn_node: gast.FunctionDef) -> set:
+    """The names of the bodies refscript generated inside `fn_node` (not the user's own defs)."""
+    return {
+        sub.name for sub in gast.walk(fn_node)
+        if isinstance(sub, gast.FunctionDef) and sub is not fn_node
+        and not anno.getanno(sub, anno.Basic.USER_FUNCTION)
+    }
+
+
+def _named_as_user(code: types.CodeType, generated: set, original) -> types.CodeType:
+    """Returns `code` named as the user's function, and so are the loop and branch bodies
+    generated inside it: tracebacks and `pdb` then say `in running_sum`, not `in loop_body`."""
+    consts = tuple(
+        _named_as_user(const, generated, original)
+        if isinstance(const, types.CodeType) and const.co_name in generated else const
+        for const in code.co_consts
+    )
+    renamed = code.replace(co_name=original.__name__, co_consts=consts)
+    if hasattr(code, "co_qualname"):  # Python 3.11+
+        renamed = renamed.replace(co_qualname=original.__qualname__)
+    return renamed
 
 
 def _const_code(code: types.CodeType, name: str) -> types.CodeType:

@@ -32,3 +32,24 @@ def unparse(node, backend: str = "ast") -> str:
 
         return astunparse.unparse(node).strip("\n")
     raise ValueError(f"unknown unparse backend {backend!r}; use 'ast' or 'astunparse'")
+
+
+def unparse_with_origins(node) -> tuple[str, tuple]:
+    """Returns `(source, origins)`: `unparse(node)`, and for each line of it the line of the
+    user's file its statement came from (None for lines where no statement starts).
+
+    The unparsed text is parsed again; its statements come in the same order as the
+    tree's, so each generated line is paired with the position its statement carries.
+    """
+    if isinstance(node, list):
+        node = gast.Module(body=node, type_ignores=[])
+    tree = ast.fix_missing_locations(gast.gast_to_ast(node))
+    source = ast.unparse(tree)
+    origins = [None] * len(source.splitlines())
+    produced = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.stmt)]
+    original = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
+    if len(produced) == len(original):
+        for made, user in zip(produced, original):
+            if getattr(user, "lineno", None) and origins[made.lineno - 1] is None:
+                origins[made.lineno - 1] = user.lineno
+    return source, tuple(origins)

@@ -29,10 +29,13 @@ from jax.experimental import checkify
 from refscript._jax_internal import is_tracer, reverse_mode_guard
 from refscript.errors import (
     Location,
-    RefscriptError,
     ReverseModeLoopError,
+    ShapeError,
+    StaticLoopError,
     TracedSliceError,
+    TracedValueError,
     caller_location,
+    location_in_traceback,
 )
 from refscript.runtime import tracing
 from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
@@ -61,9 +64,16 @@ def range_(fn, *args):
     for arg in args:
         dtype = getattr(arg, "dtype", None)
         if dtype is not None and not jnp.issubdtype(dtype, jnp.integer):
-            raise TypeError(f"'{jnp.dtype(dtype).name}' value cannot be interpreted as an integer")
+            raise TracedValueError(
+                f"range() bound is a traced '{jnp.dtype(dtype).name}' value, which cannot be "
+                "interpreted as an integer", caller_location(),
+                "pass loop bounds as Python ints (static), or convert them with int(...)",
+            )
         if getattr(arg, "shape", ()) != ():
-            raise TypeError("range() bounds must be scalars")
+            raise TracedValueError(
+                f"range() bound is an array of shape {tuple(arg.shape)}; bounds must be scalars",
+                caller_location(), "index the array to get one bound, e.g. range(n[0])",
+            )
     # Python's range yields Python ints: make the index JAX's default integer type.
     index_type = jax.dtypes.canonicalize_dtype(jnp.int64)
     return TracedRange(*(jnp.asarray(a).astype(index_type) if is_tracer(a) else a for a in _range_args(args)))
@@ -126,7 +136,7 @@ def _predicate(value, location: Location):
     value = jnp.asarray(value)
     if value.shape != ():
         if value.size != 1:
-            raise RefscriptError(
+            raise ShapeError(
                 f"the truth value of an array with shape {value.shape} is ambiguous",
                 location,
                 "use a scalar condition, or reduce the array with .any() or .all()",
@@ -186,12 +196,13 @@ def _static_length_loop(sequence: Sequence, body, writes, location: Location) ->
             if not needs_python_value(error):
                 raise
             if trip > UNROLL_LIMIT:
-                error.add_note(
-                    f"refscript: the loop at {location} needs its index as a Python value, and "
-                    f"{trip} iterations are too many to unroll automatically; use "
-                    "refscript.static_range to unroll it anyway"
-                )
-                raise
+                raise StaticLoopError(
+                    f"this needs a Python value where the compiled loop at line {location.lineno} gives "
+                    f"a traced one, and its {trip} iterations are too many to unroll automatically",
+                    location_in_traceback(error.__traceback__) or location,
+                    "use refscript.static_range to unroll it anyway, or compute this without a Python "
+                    "value (jax.lax.dynamic_slice with a fixed size instead of x[:i])",
+                ) from None
             reason = "the body needs the index as a Python value"
     else:
         reason = "it changes variables that hold Python objects"
@@ -283,14 +294,14 @@ def _python_while(condition, test, body, location: Location) -> None:
         body()
         iterations += 1
         if iterations > UNROLL_LIMIT:
-            raise RefscriptError(
+            raise StaticLoopError(
                 f"this while loop ran {UNROLL_LIMIT} iterations as Python while tracing",
                 location,
                 "make its condition depend on traced values, or bound it with a for loop",
             )
         condition = test()
         if not _is_static(condition):
-            raise RefscriptError(
+            raise TracedValueError(
                 "the loop condition became a traced value after it started as a Python value",
                 location,
                 "make the condition depend on traced values from the start, "
@@ -395,8 +406,19 @@ def _bool_op(operands, stop_when: bool, location: Location):
     truth = _truth(value, location)
     if _is_static(truth):
         return value if truth == stop_when else _bool_op(operands[1:], stop_when, location)
-    rest = _bool_op(operands[1:], stop_when, location)
+    if tracing.current().checks:
+        rest = _only_if_needed(truth != stop_when, lambda: _bool_op(operands[1:], stop_when, location))
+    else:
+        rest = _bool_op(operands[1:], stop_when, location)
     return jnp.where(truth, value, rest) if stop_when else jnp.where(truth, rest, value)
+
+
+def _only_if_needed(needed, rest):
+    """`rest()` computed at run time only where `needed` (zeros elsewhere), as Python evaluates
+    the right side of `and`/`or` only when needed. Used under `checks=True`, where an index
+    out of bounds on the side Python would skip (`k < n and x[k] > 0`) must not be reported."""
+    shapes = jax.eval_shape(rest)
+    return lax.cond(needed, rest, lambda: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
 
 
 _COMPARISONS = {
