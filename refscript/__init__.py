@@ -12,6 +12,7 @@ from refscript.api import (
 )
 from refscript._show import examples as examples, show as show
 from refscript.runtime.control_flow import static_range as static_range
+from refscript.runtime.parallel import prange as prange
 
 __version__ = "0.1.0"
 

@@ -132,3 +132,75 @@ def check_failure(failure) -> tuple:
     except Exception:  # no traceback recorded: a clear message still, without the line
         return kind, []
     return kind, list(zip(codes, lastis))[::-1]
+
+
+# Vectorising a parallel loop body (refscript.prange).
+#
+# `jax.vmap` turns a `cond` whose predicate varies across the batch into a
+# select between both branches, but first broadcasts *every* operand of the
+# cond to the batch size, including arrays the body only reads: a prange body
+# with an `if` over n iterations reading an n-element array would build an
+# n-by-n array (and its gradient one more). Rewriting each `cond` of the
+# (pure) body into both branches followed by `select_n` before vmapping keeps
+# read-only operands unbatched. Walking jaxpr equations and re-binding them
+# uses `Primitive.get_bind_params`, `core.Literal` and the `cond`/`while`/
+# `scan`/`pjit`/`closed_call` parameter names of 0.10.2.
+
+_SUBJAXPR_PARAMS = {"scan": ("jaxpr",), "while": ("cond_jaxpr", "body_jaxpr"), "pjit": ("jaxpr",),
+                    "jit": ("jaxpr",), "closed_call": ("call_jaxpr",)}
+
+
+def branches_to_selects(closed_jaxpr):
+    """Returns a ClosedJaxpr computing what the pure `closed_jaxpr` computes, with every `cond`
+    (also inside loops and calls) evaluated as both branches and a `select_n` of their results."""
+    import jax
+
+    def run(*args):
+        return _eval_selecting(closed_jaxpr.jaxpr, closed_jaxpr.consts, args)
+
+    avals = [v.aval for v in closed_jaxpr.jaxpr.invars]
+    specs = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
+    return jax.make_jaxpr(run)(*specs)
+
+
+def _eval_selecting(jaxpr, consts, args):
+    from jax import lax
+
+    env = {}
+
+    def read(v):
+        return v.val if isinstance(v, _core.Literal) else env[v]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        values = [read(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if name == "cond":
+            index, *operands = values
+            branches = eqn.params["branches"]
+            results = [_eval_selecting(b.jaxpr, b.consts, operands) for b in branches]
+            index = lax.clamp(lax.full_like(index, 0), index, lax.full_like(index, len(branches) - 1))
+            outs = [lax.select_n(index, *cases) if len(cases) > 1 else cases[0] for cases in zip(*results)]
+        else:
+            params = dict(eqn.params)
+            for key in _SUBJAXPR_PARAMS.get(name, ()):
+                if isinstance(params.get(key), _core.ClosedJaxpr) and has_cond(params[key].jaxpr):
+                    params[key] = branches_to_selects(params[key])
+            outs = eqn.primitive.bind(*values, **eqn.primitive.get_bind_params(params))
+            if not eqn.primitive.multiple_results:
+                outs = [outs]
+        env.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]
+
+
+def has_cond(jaxpr) -> bool:
+    """Whether `jaxpr` has a `cond`, also inside loops and calls."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "cond":
+            return True
+        for key in _SUBJAXPR_PARAMS.get(eqn.primitive.name, ()):
+            sub = eqn.params.get(key)
+            if isinstance(sub, _core.ClosedJaxpr) and has_cond(sub.jaxpr):
+                return True
+    return False

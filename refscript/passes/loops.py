@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gast
 
+from refscript.passes import parallel
 from refscript.passes.context import Converter
 from refscript.pyct import anno, templates
 from refscript.pyct.analysis.activity import reads
@@ -68,6 +69,8 @@ class LoopsPass(Converter):
             param = self.ctx.namer.new("loop_item")
             body = templates.replace("target = item", origin=node, target=node.target, item=param) + node.body
         iterable = self._ranges(node.iter)
+        if parallel.is_parallel(node):  # a prange loop the dependence analysis accepted
+            return parallel.lower(self, node, body_name, body, iterable, writes_tuple(node)) + node.orelse
         return templates.replace(
             f"""
             def body_name(param):

@@ -21,4 +21,5 @@ from refscript.runtime.control_flow import (
     static_range as static_range,
     while_stmt as while_stmt,
 )
+from refscript.runtime.parallel import parallel_for as parallel_for
 from refscript.runtime.undefined import Undefined as Undefined

@@ -1,0 +1,102 @@
+"""Parallel loops: `for i in prange(n)` is checked for dependences, then handed to `rs.parallel_for`.
+
+    for i in refscript.prange(n):        def loop_body(i):
+        out[i] = x[i] * 2           ->       out_ref[i] = x[i] * 2
+        total += x[i]                        total_ref.value += x[i]
+                                         rs.parallel_for(rs.convert(refscript.prange)(n), loop_body,
+                                             writes=(out_ref, total_ref),
+                                             owned={'out': (0, lambda i: i)}, reductions={'total': '+'})
+
+`check` runs on the user's tree, before the jump converters (a `break` in a
+prange body is an error, not a flag): it finds the loops whose header calls
+`prange`, runs the dependence analysis on each and raises the first dependence
+as a `ConversionError` at its line; an accepted loop is annotated with its plan.
+`lower` is called by the loop converter for annotated loops: `owned` gives, for
+each array the body writes, the axis and the index each iteration owns (taken
+from the rewritten body, so names held in boxes are read through them).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from refscript.passes.context import PassContext
+from refscript.pyct import anno, templates
+from refscript.pyct.analysis import dependence
+
+
+def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
+    """Raises `ConversionError` at the first loop-carried dependence in a prange loop of `fn`."""
+    stack = list(fn.body)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            continue  # converted on their own, when called
+        if isinstance(node, gast.For) and dependence.is_prange_call(node.iter):
+            result = dependence.analyze(node)
+            if isinstance(result, dependence.Dependence):
+                raise ctx.error(result.node, result.message, result.hint)
+            anno.setanno(node, dependence.Key.PLAN, result)
+        stack.extend(gast.iter_child_nodes(node))
+
+
+def is_parallel(node) -> bool:
+    return anno.hasanno(node, dependence.Key.PLAN)
+
+
+def lower(converter, node: gast.For, body_name: str, body: list, iterable, writes) -> list:
+    """Returns the statements running an annotated prange loop (its `else` excluded)."""
+    plan = anno.getanno(node, dependence.Key.PLAN)
+    ctx = converter.ctx
+    if not isinstance(node.target, gast.Name):
+        raise ctx.error(
+            node, f"the prange loop variable {plan.index!r} is read after the loop, which would give "
+            "the last index only in a sequential loop",
+            "use the loop's last index explicitly after the loop (n - 1)",
+        )
+    owned = _owned_indices(node, plan)
+    keywords = [gast.keyword("writes", writes)]
+    if owned:
+        keywords.append(gast.keyword("owned", gast.Dict(
+            keys=[gast.Constant(name, None) for name in owned],
+            values=[gast.Tuple([gast.Constant(axis, None), _index_function(plan.index, index)], gast.Load())
+                    for name, (axis, index) in owned.items()],
+        )))
+    if plan.reductions:
+        keywords.append(gast.keyword("reductions", gast.Dict(
+            keys=[gast.Constant(name, None) for name in plan.reductions],
+            values=[gast.Constant(op, None) for op in plan.reductions.values()],
+        )))
+    call = converter.runtime_call("parallel_for", [iterable, gast.Name(body_name, gast.Load(), None, None)], node)
+    call.keywords = keywords
+    templates.copy_missing_locations(call, node)
+    return templates.replace(
+        """
+        def body_name(index):
+            body
+        """,
+        origin=node, body_name=body_name, index=plan.index, body=body,
+    ) + [gast.copy_location(gast.Expr(value=call), node)]
+
+
+def _owned_indices(node, plan) -> dict:
+    """Returns `{array: (axis, index expression)}`, the expressions as the rewritten body has them."""
+    found = {}
+    for sub in gast.walk(gast.Module(body=node.body, type_ignores=[])):
+        key = anno.getanno(sub, dependence.Key.OWNED_ACCESS) if isinstance(sub, gast.Subscript) else None
+        if key is not None and key[0] in plan.owned and key[0] not in found:
+            name, axis = key
+            found[name] = (axis, copy.deepcopy(dependence.index_elements(sub)[axis]))
+    return {name: found[name] for name in plan.owned if name in found}
+
+
+def _index_function(index: str, expression) -> gast.Lambda:
+    return gast.Lambda(
+        args=gast.arguments(
+            args=[gast.Name(index, gast.Param(), None, None)], posonlyargs=[], vararg=None,
+            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
+        ),
+        body=expression,
+    )

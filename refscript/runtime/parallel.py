@@ -1,0 +1,383 @@
+"""Parallel loops: `for i in refscript.prange(n)` runs its iterations at once, as wide array operations.
+
+The converter has checked (`pyct/analysis/dependence.py`) that no iteration sees
+what another does, and tells `parallel_for` the role of each variable the body
+writes:
+
+- an **owned** array: iteration `i` reads and writes only `a[..., f(i), ...]`
+  along one axis. Inside the body the array's box is replaced by a box holding
+  just that element (a row, a column, a scalar), taken from the array before
+  the loop; afterwards the elements of all iterations are written back at once
+  (a slice update when `f(i)` runs over consecutive indices, else a scatter);
+- a **reduction** `s += e` (or `*`, `min`, `max`): inside the body `s` starts at
+  the operator's identity, so each iteration leaves its contribution; afterwards
+  `s = s + sum(contributions)`.
+
+The body is traced once, for one scalar index, into a jaxpr with Refs; its
+state is discharged and the pure body is `jax.vmap`ped over the vector of loop
+indices. So reads `x[i]` become gathers, every operation runs on whole vectors,
+and the loop is gone from the compiled program. In plain Python:
+
+    parallel_for(prange(n), body, ...)  ==  for i in range(n): body(i)
+
+for any body the converter accepts; sums may differ by rounding (they are
+added in another order).
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from refscript import _jax_internal
+from refscript.errors import IndexingError, RefscriptError, UndefinedVariableError, caller_location
+from refscript.runtime import indexing, tracing
+from refscript.runtime.boxes import Box
+from refscript.runtime.undefined import Undefined
+
+
+class ParallelRange:
+    """`range(start, stop, step)` whose loop refscript runs with all iterations at once.
+
+    Outside compiled code (and in plain Python) it is an ordinary range.
+    """
+
+    def __init__(self, *args):
+        self.args = args
+        traced = any(_jax_internal.is_tracer(a) for a in args)
+        self.range = None if traced else builtins.range(*args)
+
+    def _static(self) -> builtins.range:
+        if self.range is None:
+            raise TypeError("refscript.prange bounds are traced values here; a prange loop needs Python ints")
+        return self.range
+
+    def __iter__(self):
+        if getattr(tracing._local, "session", None) is not None:  # compiled code is being traced
+            # The converter lowers `for i in prange(...)` itself; iterating one anywhere
+            # else would run the loop as Python, one traced copy of the body per index.
+            raise RefscriptError(
+                "refscript.prange(...) can only be the iterable of a for loop header",
+                caller_location(),
+                "write `for i in refscript.prange(n):` (not enumerate(prange(n)), a prange stored "
+                "in a variable, or a prange iterated by a function refscript does not convert)",
+            )
+        return iter(self._static())
+
+    def __len__(self):
+        return len(self._static())
+
+    def __getitem__(self, k):
+        return self._static()[k]
+
+    def __reversed__(self):
+        return reversed(self._static())
+
+    def __contains__(self, value):
+        return value in self._static()
+
+    def __repr__(self):
+        return f"prange({', '.join(map(repr, self.args))})"
+
+
+def prange(*args) -> ParallelRange:
+    """Returns a range whose `for` loop refscript runs with all iterations at once (vectorised).
+
+    Use it for loops whose iterations are independent: iteration `i` writes its
+    own elements (`out[i] = ...`, `out[i, j] = ...` in an inner loop) and may
+    accumulate into scalars with `+=`, `*=`, `min`, `max`. refscript rejects,
+    at the line, a body where one iteration could see another's work. Outside
+    `refscript.jit` it is `range`.
+
+    >>> for i in prange(3):   # in plain Python: 0, 1, 2
+    ...     pass
+    """
+    return ParallelRange(*args)
+
+
+def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
+    """Runs `body(i)` for every `i` of a `prange` at once; see the module docstring.
+
+    `owned` maps the name of each array the body writes to `(axis, f)`: iteration
+    `i` owns index `f(i)` along `axis`. `reductions` maps names to operators.
+    """
+    location = caller_location()
+    indices = _indices(iterable, location)
+    owned, reductions = owned or {}, reductions or {}
+    roles = _roles(writes, owned, reductions, location)
+    if len(indices) == 0:
+        return
+    session = tracing.current()
+    index_type = jax.dtypes.canonicalize_dtype(jnp.int64)
+
+    owned_boxes = [b for b in writes if roles[b] == "owned"]
+    reduction_boxes = [b for b in writes if roles[b] == "reduction"]
+    arrays = {b: jnp.asarray(b.value) for b in owned_boxes}
+    positions = {b: _positions(b, arrays[b], *owned[b.name], indices, location) for b in owned_boxes}
+    starts = {b: _reduction_start(b, session, location) for b in reduction_boxes}
+    # Variables the body only reads are read once, before the loop.
+    snapshots = {b: _Snapshot(b) for b in _boxes_in(body) if b not in roles}
+
+    def one_iteration(i, *owned_positions):
+        local = dict(snapshots)
+        for b, p in zip(owned_boxes, owned_positions):
+            local[b] = _OwnedElement(b, arrays[b], owned[b.name][0], p)
+        for b in reduction_boxes:
+            local[b] = _Contribution(b, starts[b], reductions[b.name])
+        with tracing.traced_body(), tracing.loop_indices([(i, indices)]):
+            _with_boxes(body, local)(i)
+        return [local[b].result() for b in owned_boxes + reduction_boxes]
+
+    scalar = jax.ShapeDtypeStruct((), index_type)
+    closed = jax.make_jaxpr(one_iteration)(scalar, *[scalar for _ in owned_boxes])
+    pure = _jax_internal.discharge_state(closed)
+    if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
+        pure = _jax_internal.branches_to_selects(pure)
+    index_vector = _progression(np.asarray(indices, dtype=np.int64), index_type)
+    position_vectors = [_progression(positions[b], index_type) for b in owned_boxes]
+    results = jax.vmap(lambda *args: _jax_internal.eval_jaxpr(pure, args))(index_vector, *position_vectors)
+
+    for b, elements in zip(owned_boxes, results):
+        b[...] = _write_back(arrays[b], elements, owned[b.name][0], positions[b])
+    for b, contributions in zip(reduction_boxes, results[len(owned_boxes):]):
+        b.value = _combine(reductions[b.name], starts[b].outer, contributions)
+
+
+def _indices(iterable, location) -> builtins.range:
+    if isinstance(iterable, ParallelRange):
+        if iterable.range is None:
+            raise RefscriptError(
+                "a prange loop needs a trip count known when the function is traced, "
+                "but its bounds are traced values",
+                location,
+                "pass the bounds as Python ints (ints are static arguments by default, or name them in "
+                "static_argnames), or use range(...) for a sequential loop",
+            )
+        return iterable.range
+    if isinstance(iterable, builtins.range):  # numba.prange, outside Numba, is range
+        return iterable
+    raise RefscriptError(
+        f"a prange loop must iterate over refscript.prange(...), not a {type(iterable).__name__}",
+        location,
+        "write `for i in refscript.prange(n):`",
+    )
+
+
+def _roles(writes, owned, reductions, location) -> dict:
+    roles = {}
+    for b in writes:
+        if b.name in reductions:
+            roles[b] = "reduction"
+        elif b.name in owned:
+            roles[b] = "owned"
+        else:
+            raise RefscriptError(
+                f"variable {b.name!r} is assigned in this prange loop and used after it: which "
+                "iteration's value it would keep depends on the order of iterations",
+                location,
+                f"compute {b.name!r} after the loop, make it a reduction ({b.name} += ..., "
+                f"{b.name} = max({b.name}, ...)), or use range(...) for a sequential loop",
+            )
+    return roles
+
+
+def _positions(box, array, axis, index_of, indices, location) -> np.ndarray:
+    """Returns the index each iteration owns along `axis` (static, non-negative, all different)."""
+    if not 0 <= axis < array.ndim:
+        raise IndexingError(
+            f"too many indices for array {box.name!r}: it is {array.ndim}-dimensional, "
+            f"but a prange loop writes it at axis {axis}",
+            location,
+        )
+    try:
+        owned = np.asarray(index_of(np.asarray(indices, dtype=np.int64)))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        raise RefscriptError(
+            f"the index at which a prange loop writes {box.name!r} depends on a traced value",
+            location,
+            "build that index from the loop variable and Python ints, so refscript can check that "
+            "iterations write different elements",
+        ) from None
+    owned = np.broadcast_to(owned, (len(indices),)).astype(np.int64)
+    size = array.shape[axis]
+    outside = (owned < -size) | (owned >= size)
+    if outside.any():
+        bad = int(owned[outside][0])
+        raise IndexingError(f"index {bad} is out of bounds for axis {axis} with size {size}", location)
+    owned = np.where(owned < 0, owned + size, owned)
+    values, counts = np.unique(owned, return_counts=True)
+    if (counts > 1).any():
+        raise RefscriptError(
+            f"different iterations of this prange loop write {box.name!r} at the same index "
+            f"{int(values[counts > 1][0])} along axis {axis}",
+            location,
+            "negative indices wrap around: keep the written indices within the array",
+        )
+    return owned
+
+
+def _progression(values: np.ndarray, dtype):
+    """Returns `values` as a JAX vector, computed from an iota when it is an arithmetic progression."""
+    n = values.shape[0]
+    step = int(values[1] - values[0]) if n > 1 else 1
+    if n > 1 and not np.array_equal(values, values[0] + step * np.arange(n, dtype=np.int64)):
+        return jnp.asarray(values, dtype)
+    iota = lax.iota(dtype, n)
+    if step != 1:
+        iota = iota * step
+    return iota + int(values[0]) if values[0] != 0 else iota
+
+
+def _write_back(array, elements, axis, positions):
+    """Returns `array` with `elements[k]` written at `positions[k]` along `axis`."""
+    elements = jnp.moveaxis(elements.astype(array.dtype), 0, axis)
+    n, size = positions.shape[0], array.shape[axis]
+    lead = (slice(None),) * axis
+    first, step = int(positions[0]), int(positions[1] - positions[0]) if n > 1 else 1
+    consecutive = np.array_equal(positions, first + step * np.arange(n)) and step in (1, -1)
+    if consecutive and step == -1:
+        elements, first = jnp.flip(elements, axis), first - n + 1
+    if consecutive and first == 0 and n == size:
+        return elements
+    if consecutive:
+        return array.at[lead + (slice(first, first + n),)].set(elements)
+    return array.at[lead + (positions,)].set(elements, unique_indices=True, indices_are_sorted=bool(step > 0))
+
+
+# Reductions.
+
+_IDENTITY = {"+": lambda dtype: 0, "*": lambda dtype: 1}
+
+
+def _extreme(dtype, largest: bool):
+    if jnp.issubdtype(dtype, jnp.bool_):
+        return largest
+    if jnp.issubdtype(dtype, jnp.integer):
+        info = jnp.iinfo(dtype)
+        return info.max if largest else info.min
+    return np.inf if largest else -np.inf
+
+
+class _Start:
+    """A reduction variable's value before the loop, and an array of the type its contributions take."""
+
+    def __init__(self, outer, like):
+        self.outer, self.like = outer, like
+
+
+def _reduction_start(box, session, location) -> _Start:
+    value = box.value
+    if isinstance(value, Undefined) or not box.defined:
+        raise UndefinedVariableError(
+            f"the reduction variable {box.name!r} of this prange loop is not bound before the loop",
+            location,
+            f"assign {box.name!r} (for a sum, {box.name} = 0) before the loop",
+        )
+    like = jnp.asarray(value)  # weakly typed for a Python number, as a box would be
+    hint = session.hints.get(box.site)
+    if hint is not None and hint.dtype != like.dtype:  # a wider type learned by a restarted trace
+        like = like.astype(hint.dtype)
+    return _Start(value, like)
+
+
+def _combine(op, before, contributions):
+    if op == "+":
+        return before + jnp.sum(contributions, axis=0, dtype=contributions.dtype)
+    if op == "*":
+        return before * jnp.prod(contributions, axis=0, dtype=contributions.dtype)
+    if op == "min":
+        return jnp.minimum(before, jnp.min(contributions, axis=0))
+    return jnp.maximum(before, jnp.max(contributions, axis=0))
+
+
+# The boxes a vectorised body sees.
+
+
+class _OwnedElement(Box):
+    """The element of an owned array that one iteration reads and writes (a row, a column, a scalar).
+
+    The body indexes it with the array's full index; the owned axis is dropped.
+    """
+
+    __slots__ = ("axis", "full_shape")
+
+    def __init__(self, outer: Box, array, axis: int, position):
+        super().__init__(None, outer.name, outer.site)
+        self._ref = jax.new_ref(lax.dynamic_index_in_dim(array, position, axis, keepdims=False))
+        self.axis, self.full_shape = axis, tuple(array.shape)
+
+    def _local(self, index):
+        items = index if isinstance(index, tuple) else (index,)
+        rest = items[: self.axis] + items[self.axis + 1:]
+        return rest if rest else ...
+
+    def __getitem__(self, index):
+        return indexing.get(self._ref, self._local(index), caller_location())
+
+    def __setitem__(self, index, new):
+        indexing.set(self._ref, self._local(index), new, caller_location())
+
+    @property
+    def shape(self):
+        return self.full_shape
+
+    def result(self):
+        return self._ref[...]
+
+
+class _Contribution(Box):
+    """A reduction variable inside one iteration: starts at the operator's identity."""
+
+    __slots__ = ()
+
+    def __init__(self, outer: Box, start: _Start, op: str):
+        super().__init__(None, outer.name, outer.site)
+        dtype = start.like.dtype
+        identity = _IDENTITY[op](dtype) if op in _IDENTITY else _extreme(dtype, op == "min")
+        self._ref = jax.new_ref(lax.full_like(start.like, identity))
+
+    def result(self):
+        return self._ref[...]
+
+
+class _Snapshot(Box):
+    """A variable the body only reads: its value before the loop, as a plain value."""
+
+    __slots__ = ()
+
+    def __init__(self, outer: Box):
+        super().__init__(outer.value, outer.name, outer.site)
+        self.defined = outer.defined
+
+
+def _boxes_in(body) -> list:
+    found = []
+    for cell in body.__closure__ or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:  # a cell not bound yet
+            continue
+        if isinstance(content, Box):
+            found.append(content)
+    return found
+
+
+def _with_boxes(body, replacements: dict):
+    """Returns `body` with the boxes it closes over replaced; functions it defines as it runs
+    (inner loop bodies, branches) close over the same cells, so they see the replacements too."""
+    cells = []
+    for cell in body.__closure__ or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:
+            cells.append(cell)
+            continue
+        cells.append(types.CellType(replacements[content]) if isinstance(content, Box) else cell)
+    function = types.FunctionType(body.__code__, body.__globals__, body.__name__, body.__defaults__, tuple(cells))
+    function.__kwdefaults__ = body.__kwdefaults__
+    return function
