@@ -12,9 +12,11 @@ Calling a `refscript.jit` function:
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import re
+import textwrap
 
 import jax
 import numpy as np
@@ -182,11 +184,17 @@ class JitFunction:
                     raise UndefinedVariableError(
                         f"{self.__name__} returns variable {leaf.name!r}, which is not bound on "
                         f"every path that reaches the return{where}",
-                        Location(self._conversion.filename, self._fn.__code__.co_firstlineno),
+                        _return_location(self._fn, leaf.name),
                         f"assign {leaf.name!r} before the loop or branch, or on every branch of the `if`",
                     )
             return out, updates
 
+        # JAX's messages name the traced function and its arguments: the user's, not refscript's.
+        ref_program.__wrapped__ = self._fn
+        names = static[1]
+        if len(names) == len(flat) and all(name.isidentifier() for name in names):
+            ref_program.__signature__ = inspect.Signature(
+                [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names])
         return trace_ref_program(ref_program, flat, checks)
 
     def _run_checked(self, static, dynamic):
@@ -222,6 +230,32 @@ def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
             )
     for name, array in targets.items():
         np.copyto(array, np.asarray(updates[name]), casting="unsafe")
+
+
+def _return_location(fn, name: str) -> Location:
+    """Returns where `fn` returns variable `name` (else its `def` line), to point an error there."""
+    code = fn.__code__
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        source = "".join(lines)
+        dedented = textwrap.dedent(source)
+        tree = ast.parse(dedented)
+    except (OSError, TypeError, SyntaxError):
+        return Location(code.co_filename, code.co_firstlineno)
+    indent = len(source) - len(source.lstrip()) - (len(dedented) - len(dedented.lstrip()))
+    found = tree.body[0]
+    stack = list(ast.iter_child_nodes(found))
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue  # another scope
+        if isinstance(node, ast.Return) and any(
+                isinstance(sub, ast.Name) and sub.id == name for sub in ast.walk(node.value or ast.Pass())):
+            found = node
+            break
+        stack.extend(ast.iter_child_nodes(node))
+    end = found.end_col_offset + indent if found.end_lineno == found.lineno else None
+    return Location(code.co_filename, first - 1 + found.lineno, found.col_offset + indent, end)
 
 
 def _present(error: BaseException) -> None:

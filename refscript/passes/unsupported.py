@@ -36,7 +36,9 @@ _IN_CONSTRUCT = {
 
 def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
     """Raises `ConversionError` at the first construct of `fn` that refscript cannot convert."""
-    _Checker(ctx).check_body(fn.body, in_construct=False, loop_targets=set())
+    checker = _Checker(ctx)
+    checker._reject(fn, {gast.AsyncFunctionDef: _ANYWHERE[gast.AsyncFunctionDef]})
+    checker.check_body(fn.body, in_construct=False, loop_targets=set())
 
 
 class _Checker:

@@ -49,7 +49,8 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     _place(module, fn_node.lineno, original.__code__.co_filename)
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
     factory_code = _const_code(module_code, _FACTORY)
-    fn_code = _named_as_user(_const_code(factory_code, fn_node.name), generated, original)
+    fn_code = _named_as_user(
+        _const_code(factory_code, fn_node.name), generated, original.__name__, original.__qualname__)
 
     cells = dict(zip(freevars, original.__closure__ or ()))
     cells[runtime_name] = types.CellType(runtime_module)
@@ -88,17 +89,22 @@ def _generated_function_names(fn_node: gast.FunctionDef) -> set:
     }
 
 
-def _named_as_user(code: types.CodeType, generated: set, original) -> types.CodeType:
-    """Returns `code` named as the user's function, and so are the loop and branch bodies
-    generated inside it: tracebacks and `pdb` then say `in running_sum`, not `in loop_body`."""
-    consts = tuple(
-        _named_as_user(const, generated, original)
-        if isinstance(const, types.CodeType) and const.co_name in generated else const
-        for const in code.co_consts
-    )
-    renamed = code.replace(co_name=original.__name__, co_consts=consts)
+def _named_as_user(code: types.CodeType, generated: set, name: str, qualname: str) -> types.CodeType:
+    """Returns `code` named `name` (qualified: `qualname`), and so are the loop and branch
+    bodies generated inside it: tracebacks and `pdb` then say `in running_sum`, not
+    `in loop_body`. The user's own nested defs and lambdas keep their names, qualified as
+    in the original (`running_sum.<locals>.<lambda>`), which Python's messages print."""
+    consts = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name in generated:  # a body refscript made: it stands for the user's scope
+                const = _named_as_user(const, generated, name, qualname)
+            else:  # the user's own def or lambda
+                const = _named_as_user(const, generated, const.co_name, f"{qualname}.<locals>.{const.co_name}")
+        consts.append(const)
+    renamed = code.replace(co_name=name, co_consts=tuple(consts))
     if hasattr(code, "co_qualname"):  # Python 3.11+
-        renamed = renamed.replace(co_qualname=original.__qualname__)
+        renamed = renamed.replace(co_qualname=qualname)
     return renamed
 
 

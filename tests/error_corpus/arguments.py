@@ -1,0 +1,50 @@
+"""Mistakes at the call: arguments a compiled function cannot take."""
+
+import numpy as np
+
+import refscript
+from error_corpus import case, scenario
+from refscript.errors import ArgumentError, ReadOnlyArgumentError
+
+
+def scale(x, factor):
+    out = x.copy()
+    for i in range(x.shape[0]):
+        out[i] = x[i] * factor
+    return out
+
+
+def frozen():
+    x = np.arange(3.0)
+    x.setflags(write=False)
+    return x
+
+
+@case(ReadOnlyArgumentError, frozen())
+def writes_into_a_read_only_argument(x):
+    for i in range(x.shape[0]):
+        x[i] = 0.0  # error
+
+
+@scenario(ArgumentError)
+def unhashable_static_argument():
+    compiled = refscript.jit(scale, static_argnames="factor")
+    return compiled(np.ones(3), factor=np.array([2.0]))  # error
+
+
+@scenario(ArgumentError)
+def too_many_arguments():
+    compiled = refscript.jit(scale)
+    return compiled(np.ones(3), 2.0, 3.0)  # error
+
+
+@scenario(ArgumentError)
+def missing_argument():
+    compiled = refscript.jit(scale)
+    return compiled(np.ones(3))  # error
+
+
+@scenario(ArgumentError)
+def string_as_a_traced_argument():
+    compiled = refscript.jit(scale)
+    return compiled(np.ones(3), "2.0")  # error
