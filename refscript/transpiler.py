@@ -24,7 +24,10 @@ from refscript.pyct.unparse import unparse_with_origins
 
 @dataclass(frozen=True)
 class Conversion:
-    """A converted function: the callable, its generated source, and the user's original.
+    """A converted function: the callable and its generated source.
+
+    It holds no reference to the user's function, the cache's weak key: a
+    conversion (and what the function captured) is freed with the function.
 
     `argument_writes` lists `(parameter, location)` for each parameter the function
     writes into by subscript: fine for the function the user compiles (its
@@ -33,7 +36,6 @@ class Conversion:
 
     function: object
     source: str
-    original: object
     filename: str
     argument_writes: tuple = ()
     source_origins: tuple = ()  # for each line of `source`, the user's line it comes from (or None)
@@ -65,7 +67,7 @@ def _convert(fn) -> Conversion:
     if fn.__name__ == "<lambda>":
         parsed = parser.parse_lambda(fn)
         if parsed is None:  # cannot be told apart from another lambda on its line: run it as it is
-            return Conversion(function=fn, source=_lambda_source(fn), original=fn, filename=fn.__code__.co_filename)
+            return Conversion(function=fn, source=_lambda_source(fn), filename=fn.__code__.co_filename)
     else:
         parsed = parser.parse_function(fn)
     node = parsed.node
@@ -99,7 +101,7 @@ def _convert(fn) -> Conversion:
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
     source, origins = unparse_with_origins(node)
     return Conversion(
-        function=function, source=source, original=fn, filename=parsed.filename,
+        function=function, source=source, filename=parsed.filename,
         argument_writes=argument_writes, source_origins=origins,
     )
 

@@ -75,7 +75,10 @@ def parse_lambda(fn) -> ParsedFunction | None:
     file cannot be read, and the lambda then runs as it is.
     """
     code = fn.__code__
-    lines = linecache.getlines(code.co_filename)
+    # As `inspect` does for a def: the file may have been edited and reloaded
+    # since linecache read it, and the lambda must be found in the text it came from.
+    linecache.checkcache(code.co_filename)
+    lines = linecache.getlines(code.co_filename, fn.__globals__)
     if not lines:
         return None
     try:
