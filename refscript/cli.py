@@ -79,7 +79,8 @@ Each stage is printed under a line "== STAGE: TARGET ==". Python source is
 coloured when stdout is a terminal and NO_COLOR is not set (--color overrides).
 
 exit status: 0 printed; 1 the user's code failed to import, convert or trace
-(one line on stderr: the error and, for refscript errors, the source line);
+(one line on stderr: the error; a refscript error adds the source line, a caret
+under the place and a hint);
 2 bad command line, missing file, module or function, or missing arguments.
 
 examples:
@@ -251,12 +252,9 @@ def _import_module(name: str):
 def _describe(error: Exception, fn) -> list[str]:
     """Returns the lines on stderr for an error raised while converting or tracing `fn`."""
     if isinstance(error, RefscriptError):
-        # Its first line is "file:line:col: message"; the source line follows.
-        lines = [f"{_ERROR} {str(error).splitlines()[0]}"]
-        source = error.location.source_line() if error.location is not None else None
-        if source is not None:
-            lines.append(f"    {source.strip()}")
-        return lines
+        # "file:line:col: message", then the source line, a caret under the place, the hint.
+        first, *rest = str(error).splitlines()
+        return [f"{_ERROR} {first}", *rest]
     where = _user_frame(error, fn)
     return [f"{_ERROR} {where + ': ' if where else ''}{_first_line(error)}"]
 

@@ -1,6 +1,12 @@
 """Errors name the user's file, line and construct, never refscript's internals."""
 
 import inspect
+import io
+import os
+import pdb
+import sys
+import traceback
+import types
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +15,7 @@ import pytest
 
 import refscript
 from refscript.errors import (
+    CheckFailedError,
     ConversionError,
     IndexingError,
     LoopVariableTypeError,
@@ -214,3 +221,143 @@ def test_reverse_mode_through_nested_run_time_loop_names_it():
     with pytest.raises(refscript.errors.ReverseModeLoopError) as info:
         jax.grad(compiled)(np.ones(3), 2)
     assert info.value.location.lineno == _line_of(run_time_loop_inside_compiled_loop, "for j in range(m)")
+
+
+# Tracebacks, linecache, inspect and pdb see the user's code.
+
+
+def shape_error_in_loop(x):
+    s = x
+    for i in range(3):
+        s = s + jax.numpy.ones(5)
+    return s
+
+
+def test_traceback_frames_are_the_users_lines_and_function():
+    with pytest.raises(TypeError) as info:
+        refscript.jit(shape_error_in_loop)(np.arange(3.0))
+    frames = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename == __file__]
+    assert [f.name for f in frames][-2:] == ["shape_error_in_loop", "shape_error_in_loop"]
+    assert [f.lineno for f in frames][-2:] == [
+        _line_of(shape_error_in_loop, "for i in range(3)"), _line_of(shape_error_in_loop, "s = s + jax")]
+    # The text comes from linecache: the user's own lines, not generated code.
+    assert frames[-1].line == "s = s + jax.numpy.ones(5)"
+    assert not any("refscript" + os.sep in f.filename for f in traceback.extract_tb(info.value.__traceback__))
+    (note,) = [n for n in info.value.__notes__ if n.startswith("refscript:")]
+    assert f"{__file__}:{_line_of(shape_error_in_loop, 's = s + jax')}:" in note
+
+
+def test_traceback_filtering_off_keeps_refscript_frames():
+    before = jax.config.jax_traceback_filtering
+    jax.config.update("jax_traceback_filtering", "off")
+    try:
+        with pytest.raises(TypeError) as info:
+            refscript.jit(shape_error_in_loop)(np.arange(3.0))
+    finally:
+        jax.config.update("jax_traceback_filtering", before)
+    assert any("refscript" + os.sep in f.filename for f in traceback.extract_tb(info.value.__traceback__))
+
+
+def test_converted_function_has_the_users_source_and_names():
+    converted = refscript.jit(shape_error_in_loop)._conversion.function
+    assert converted.__code__.co_filename == __file__
+    assert inspect.getsource(converted) == inspect.getsource(shape_error_in_loop)
+    assert converted.__code__.co_name == "shape_error_in_loop"
+    nested = [c for c in converted.__code__.co_consts if isinstance(c, types.CodeType)]
+    assert nested and all(c.co_name == "shape_error_in_loop" for c in nested)  # the loop body
+
+
+def stops_in_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        breakpoint()
+        s += x[i]
+    return s
+
+
+def test_pdb_stops_at_the_users_line(monkeypatch):
+    out = io.StringIO()
+    debugger = pdb.Pdb(stdin=io.StringIO("where\nlist\ncontinue\n"), stdout=out, nosigint=True)
+    monkeypatch.setattr(sys, "breakpointhook", debugger.set_trace)
+    result = refscript.jit(stops_in_loop)(np.arange(3.0))
+    assert float(result) == 3.0
+    text = out.getvalue()
+    line = _line_of(stops_in_loop, "s += x[i]")  # as in Python: the line after breakpoint()
+    assert f"{__file__}({line})stops_in_loop()" in text  # `where`
+    assert f"{line:>3}  ->\t        s += x[i]" in text  # `list`: the user's file, at the line
+    # The user's function's frames show the user's lines (refscript's runtime frames are there too:
+    # the debugger shows the whole stack), never generated code.
+    assert f"{__file__}({_line_of(stops_in_loop, 'for i in range')})stops_in_loop()" in text
+    assert "rs.for_stmt" not in text and "s_ref" not in text
+
+
+# Checked mode.
+
+
+def guarded_scan(x, n):
+    k = 0
+    while k < n and x[k] > 0:
+        k += 1
+    return k
+
+
+def test_checks_do_not_report_an_index_python_would_not_evaluate():
+    # `x[k]` with k == n is out of bounds, but Python never evaluates it: `k < n` is False.
+    compiled = refscript.jit(guarded_scan, checks=True, static_scalars=False)
+    for x in (np.ones(3), np.array([1.0, -1.0, 1.0])):
+        assert int(compiled(x, 3)) == guarded_scan(x, 3)
+
+
+def read_at(x, k):
+    return x[k]
+
+
+def test_out_of_bounds_check_follows_numpys_negative_index_rule():
+    compiled = refscript.jit(read_at, checks=True, static_scalars=False)
+    x = np.arange(3.0)
+    for k in range(-3, 3):
+        assert float(compiled(x, k)) == read_at(x, k)
+    for k in (-5, -4, 3, 4):
+        with pytest.raises(IndexError, match=f"index {k} is out of bounds for axis 0 with size 3"):
+            read_at(x, k)  # the oracle
+        with pytest.raises(refscript.errors.OutOfBoundsError) as info:
+            compiled(x, k)
+        assert isinstance(info.value, IndexError) and isinstance(info.value, CheckFailedError)
+        assert f"index {k} is out of bounds for axis 0 with size 3" in str(info.value)
+        assert info.value.location.lineno == _line_of(read_at, "return x[k]")
+
+
+def test_without_checks_traced_indices_are_clamped():
+    # Documented in docs/errors.md: JAX's rule, not NumPy's.
+    compiled = refscript.jit(read_at, static_scalars=False)
+    x = np.arange(3.0)
+    assert float(compiled(x, 7)) == x[-1] and float(compiled(x, -7)) == x[0]
+
+
+def test_checked_function_composes_with_transformations():
+    compiled = refscript.jit(read_at, checks=True, static_scalars=False)
+    np.testing.assert_allclose(jax.grad(compiled)(np.arange(3.0), 1), [0.0, 1.0, 0.0])
+
+
+# The hierarchy.
+
+
+def test_every_error_class_is_a_refscript_error_a_builtin_and_has_a_hint():
+    classes = [c for c in vars(refscript.errors).values()
+               if isinstance(c, type) and issubclass(c, RefscriptError) and c is not RefscriptError]
+    assert len(classes) >= 15
+    for cls in classes:
+        builtins_ = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+        assert builtins_, cls
+        assert cls.hint and "\n" not in cls.hint, cls
+
+
+def test_source_unavailable_error_says_why_and_what_to_do():
+    namespace = {}
+    exec("def made_by_exec(x):\n    return x\n", namespace)
+    with pytest.raises(refscript.errors.SourceUnavailableError) as info:
+        refscript.jit(namespace["made_by_exec"])
+    assert isinstance(info.value, OSError)
+    message = str(info.value)
+    assert "cannot read the source of 'made_by_exec'" in message
+    assert "hint:" in message and ".py file" in message

@@ -112,6 +112,26 @@ def test_takes_concrete_arrays_and_jit_functions():
     assert "Ref{f32[4]}" in text
 
 
+def test_converted_lines_are_numbered_with_the_users_lines():
+    import inspect
+
+    text = show(running_sum, stage="converted")
+    lines, first = inspect.getsourcelines(running_sum)
+    user = {first + k: line.strip() for k, line in enumerate(lines)}
+    numbered = {}
+    for line in text.splitlines()[1:]:
+        number, bar, code = line.partition("|")
+        assert bar, line
+        if number.strip():
+            numbered.setdefault(code.strip(), int(number))
+    assert numbered["def running_sum(x, n):"] == first
+    assert user[numbered["out = x.copy()"]] == "out = x.copy()"
+    assert user[numbered["s_ref.value += x[i]"]] == "s += x[i]"
+    assert user[numbered["out_ref[i] = s_ref.value"]] == "out[i] = s"
+    assert user[numbered["def loop_body(i):"]] == "for i in range(n):"
+    assert "\x1b[" not in text
+
+
 def test_converted_needs_no_arguments():
     assert "def running_sum" in show(running_sum, stage="converted")
 
@@ -255,9 +275,10 @@ def test_cli_errors_are_one_line(user_dir, args, status, message):
 def test_cli_refscript_errors_point_at_the_users_line(user_dir):
     result = run_cli(user_dir, "kernels.py:uses_yield", "--arg", "f32[3]")
     assert result.returncode == 1
-    first, source = result.stderr.splitlines()
-    assert f"kernels.py:{line_of('yield x[i]')}:" in first and "yield" in first
-    assert source.strip() == "yield x[i]"
+    first, source, caret, hint = result.stderr.splitlines()
+    assert f"kernels.py:{line_of('yield x[i]')}:9:" in first and "yield" in first
+    assert source == "    yield x[i]" and caret == "    ^^^^^^^^^^"
+    assert hint.startswith("hint: ")
     assert "Traceback" not in result.stderr
 
 

@@ -185,7 +185,8 @@ class _Rename(gast.NodeTransformer):
             raise self.refs_pass.ctx.error(node, f"`del {node.id}` is not supported here", "assign a new value instead")
         if isinstance(node.ctx, gast.Store):
             self.refs_pass.record_write(self.mapping[node.id])
-        value = gast.Attribute(value=self._box_name(node.id, gast.Load()), attr="value", ctx=node.ctx)
+        box = gast.copy_location(self._box_name(node.id, gast.Load()), node)  # so pdb steps stay on the line
+        value = gast.Attribute(value=box, attr="value", ctx=node.ctx)
         return gast.copy_location(value, node)
 
     def visit_Subscript(self, node):
