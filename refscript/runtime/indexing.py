@@ -3,7 +3,9 @@
 JAX Ref indexing accepts ints, traced ints, static slices, `...` and integer
 arrays, but it does not broadcast the right-hand side, and it clamps
 out-of-bounds indices silently. Here static indices are checked (IndexError at
-the user's line, as NumPy raises), the
+the user's line, as NumPy raises); traced ones are checked when the code runs
+under `refscript.jit(fn, checks=True)` (JAX's index checks, on the discharged
+program, after negative indices have been wrapped as NumPy wraps them); the
 right-hand side is broadcast and cast to the array's dtype (NumPy's same-kind-or-
 truncate assignment), and a boolean mask the size of the array becomes a select.
 """
@@ -33,7 +35,10 @@ def normalize(index, shape: tuple, location: Location | None):
         index = (index,)
     n_explicit = sum(1 for i in index if i is not Ellipsis and i is not None)
     if any(i is None for i in index):
-        raise IndexingError("`None` (np.newaxis) cannot index an array being written", location)
+        raise IndexingError(
+            "`None` (np.newaxis) cannot index an array being written", location,
+            "leave out the None: it adds an axis of length 1, which a write does not need",
+        )
     if n_explicit > len(shape):
         raise IndexingError(
             f"too many indices for array: array is {len(shape)}-dimensional, "
@@ -70,7 +75,8 @@ def normalize(index, shape: tuple, location: Location | None):
             value = jnp.asarray(item)
             if not jnp.issubdtype(value.dtype, jnp.integer):
                 raise IndexingError(
-                    f"arrays used as indices must be of integer type, got {value.dtype}", location
+                    f"arrays used as indices must be of integer type, got {value.dtype}", location,
+                    "convert the index with int(...) or .astype(int), as NumPy requires too",
                 )
             result.append(value)  # JAX's Ref indexing wraps negative traced indices itself
         dim += 1
