@@ -434,6 +434,23 @@ def test_conversion_and_calls_leave_module_and_functions_alone(tmp_path, rng):
     assert "nothing_lost_user_module" not in sys.modules  # never imported by name, nor registered
 
 
+GLOBAL_BUFFER = np.zeros(3)
+
+
+def writes_a_global_array(x):
+    for i in range(3):
+        GLOBAL_BUFFER[i] = x[i]
+    return x.sum()
+
+
+def test_write_into_a_global_array_is_an_error_and_writes_nothing(rng):
+    """Python would fill the global; compiled code cannot, and says so instead of dropping the writes."""
+    before = GLOBAL_BUFFER.copy()
+    with pytest.raises(RefscriptError):
+        refscript.jit(writes_a_global_array)(rng.normal(size=3))
+    np.testing.assert_array_equal(GLOBAL_BUFFER, before)
+
+
 def test_decorating_leaves_the_original_reachable_and_unchanged(tmp_path):
     module = _load_module(tmp_path, "nothing_lost_decorated", '''
         import refscript
