@@ -270,7 +270,8 @@ class CheckFailedError(RefscriptError, AssertionError):
     """A run-time check failed when the compiled code ran (`refscript.jit(fn, checks=True)`):
     an `assert` on traced values, or an out-of-bounds index (`OutOfBoundsError`)."""
 
-    hint = "the check ran on the values of this call; without checks=True it would not have run"
+    hint = ("the values of this call break the check; fix the inputs or the code "
+            "(without checks=True, traced asserts are not checked)")
 
 
 class OutOfBoundsError(CheckFailedError, IndexingError):

@@ -64,11 +64,11 @@ def normalize(index, shape: tuple, location: Location | None):
             for bound in (item.start, item.stop, item.step):
                 if bound is not None and _static_int(bound) is None:
                     raise TracedSliceError(
-                        "slice bounds must be Python ints to index a Ref "
-                        f"(got {type(bound).__name__})",
+                        "a slice of an array the function writes has a traced bound; its length "
+                        "would depend on the data, and compiled arrays have static shapes",
                         location,
-                        "a slice whose length depends on a traced value has no static shape; "
-                        "use a loop over the elements or jax.lax.dynamic_slice with a fixed size",
+                        "use a loop over the elements, or jax.lax.dynamic_slice with a fixed size; "
+                        "or pass the bound as a Python int (static)",
                     )
             result.append(_clip_slice(item, size))
         else:
