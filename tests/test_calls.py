@@ -196,3 +196,25 @@ def uses_recursion(x):
 def test_recursive_functions_convert(rng):
     check(uses_recursion, rng.normal(size=3))
     check(power, rng.normal(size=3), 2)
+
+
+def _halve_positive(x):
+    out = x.copy()
+    for i in range(x.shape[0]):
+        if out[i] > 0:
+            out[i] = out[i] * 0.5
+    return out
+
+
+STEPS = [_halve_positive]
+STEPS_BY_NAME = {"halve": _halve_positive}
+
+
+def calls_through_subscripts(x):
+    return STEPS[0](x) + STEPS_BY_NAME["halve"](x * 2.0)
+
+
+def test_calls_through_subscripts_are_converted(rng):
+    # The callee's traced `if` only works converted: run as Python it would raise.
+    check(calls_through_subscripts, rng.normal(size=5))
+    assert "rs.convert(STEPS[0])" in refscript.converted_source(calls_through_subscripts)

@@ -83,3 +83,29 @@ def test_read_only_numpy_argument_is_an_error_as_in_numpy(rng):
     with pytest.raises(ValueError, match="read-only: argument 'a'"):
         refscript.jit(scale_rows)(a, np.array([2.0, 3.0]))
     np.testing.assert_array_equal(a, before)
+
+
+# Lists in an index are index arrays, as in NumPy (jax.numpy refuses them).
+
+
+def list_indices(x, n):
+    w = np.zeros(4)
+    w[[0, 1, -1]] += x[0]
+    for i in range(x.shape[0]):
+        w[[i % 4, (i + 2) % 4]] = w[[(i + 1) % 4, i % 4]] * 0.5 + x[i]
+    if n < 0:
+        w[[0, 2]] = 5.0
+    return w, w[[2, 0]], x[[n % x.shape[0], 0]]
+
+
+def list_indices_2d(a):
+    b = a.copy()
+    b[[0, 1], [1, 0]] -= 1.0
+    b[[1, 0]] = a[[0, 1]]
+    return b, a[[0, 1], [1, 1]]
+
+
+@pytest.mark.parametrize("n", [2, np.int64(-1), np.int64(3)])
+def test_list_indices_are_index_arrays(n, rng):
+    check(list_indices, rng.normal(size=5), n)
+    check(list_indices_2d, rng.normal(size=(2, 3)))

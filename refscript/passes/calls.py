@@ -35,6 +35,8 @@ class CallsPass(Converter):
     def _routable(self, func) -> bool:
         if isinstance(func, gast.Name):
             return True
+        if isinstance(func, gast.Subscript):
+            return True  # `handlers[k](x)`
         if not isinstance(func, gast.Attribute):
             return False
         method = func.attr
@@ -77,6 +79,17 @@ class CallsPass(Converter):
             result = self.visit(stmt)
             out.extend(result if isinstance(result, list) else [result])
         return out
+
+    def visit_Subscript(self, node):
+        """`a[[i, j]]`: a list in an index is an index array, as NumPy reads it."""
+        self.generic_visit(node)
+        parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        wrapped = [self.runtime_call("index_list", [p], p) if isinstance(p, gast.List) else p for p in parts]
+        if isinstance(node.slice, gast.Tuple):
+            node.slice.elts = wrapped
+        else:
+            node.slice = wrapped[0]
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)

@@ -21,5 +21,6 @@ from refscript.runtime.control_flow import (
     static_range as static_range,
     while_stmt as while_stmt,
 )
+from refscript.runtime.numpy_api import index_list as index_list
 from refscript.runtime.parallel import parallel_for as parallel_for
 from refscript.runtime.undefined import Undefined as Undefined

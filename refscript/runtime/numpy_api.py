@@ -14,6 +14,7 @@ import types
 import jax.numpy as jnp
 import numpy as np
 
+from refscript._jax_internal import is_tracer
 from refscript.errors import UnsupportedNumpyError, caller_location
 
 _NAMESPACES = {"numpy": jnp, "numpy.linalg": jnp.linalg, "numpy.fft": jnp.fft}
@@ -53,3 +54,11 @@ def _unsupported(qualified: str):
         caller_location(),
         "use a jax.numpy function (or jax.random for random numbers), or compute it before the call",
     )
+
+
+def index_list(items: list):
+    """`a[[i, j]]`: NumPy reads a list in an index as an index array; jax.numpy refuses
+    lists there. Static entries give a NumPy array (the index stays static)."""
+    if any(is_tracer(item) for item in items):
+        return jnp.stack([jnp.asarray(item) for item in items]) if items else jnp.zeros((0,), int)
+    return np.asarray(items) if items else np.zeros((0,), np.intp)
