@@ -15,6 +15,11 @@ are internal operations.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
+import numpy as np
+
 from jax.extend.core import Primitive
 from jax.interpreters import ad as _ad_public
 from jax.interpreters import batching as _batching
@@ -204,3 +209,327 @@ def has_cond(jaxpr) -> bool:
             if isinstance(sub, _core.ClosedJaxpr) and has_cond(sub.jaxpr):
                 return True
     return False
+
+
+def dead_code_removed(closed_jaxpr):
+    """Returns `closed_jaxpr` without the equations no output needs (its inputs all kept).
+    `jax._src.interpreters.partial_eval.dce_jaxpr(jaxpr, used_outputs, instantiate)` in 0.10.2."""
+    from jax._src.interpreters import partial_eval as pe
+
+    jaxpr, _ = pe.dce_jaxpr(closed_jaxpr.jaxpr, True, instantiate=True)
+    return _core.ClosedJaxpr(jaxpr, closed_jaxpr.consts)
+
+
+# Evaluating a parallel loop body for all its iterations at once.
+#
+# Every input of a prange body is an integer known for every iteration when the
+# function is traced (the loop index and the indices the iterations own), so
+# the index arithmetic of the body can be done then, with NumPy, for all
+# iterations. A read `x[i]`, `x[i + 1, :]`, `x[i, j]` (j the index of an inner
+# loop, the same in every iteration) of an array the loop does not change then
+# has a start known per iteration along one axis: when those starts step evenly,
+# the reads of all iterations together are one (strided) slice of `x`, not the
+# gather `jax.vmap` would make, which XLA runs element by element. Inner `scan`
+# loops are evaluated the same way, step by step, their carries batched only
+# when they differ between iterations. Everything else is vmapped equation by
+# equation, as `jax.vmap` would. Uses `jax.ensure_compile_time_eval`, the
+# `gather`/`dynamic_slice`/`scan` parameters of 0.10.2, `Primitive.get_bind_params`.
+
+
+class _Lanes:
+    """An integer value known per iteration up to a shift that is the same in all iterations:
+    `values[k] + offset` in iteration k (`offset` None for zero, else an array, maybe traced)."""
+
+    def __init__(self, values, offset=None):
+        self.values = values
+        self.offset = offset
+
+    @property
+    def static(self) -> bool:
+        return self.offset is None
+
+    def array(self):
+        """Returns the value in every iteration as a JAX array (from an iota when it steps evenly)."""
+        import jax.numpy as jnp
+        from jax import lax
+
+        values = self.values
+        n = values.shape[0]
+        step = values[1] - values[0] if n > 1 else np.zeros_like(values[0])
+        ramp = np.arange(n).reshape((n,) + (1,) * (values.ndim - 1))
+        if n > 1 and np.array_equal(values, values[0] + ramp * step):
+            iota = lax.broadcasted_iota(values.dtype, values.shape, 0)
+            array = iota * jnp.asarray(step, values.dtype) + jnp.asarray(values[0], values.dtype)
+        else:
+            array = jnp.asarray(values)
+        return array if self.offset is None else array + self.offset
+
+
+class _Batched:
+    """A value that differs between iterations: `array[k]` in iteration k."""
+
+    def __init__(self, array):
+        self.array = array
+
+
+def _varies(value) -> bool:
+    return isinstance(value, (_Lanes, _Batched))
+
+
+def vmap_over_lanes(closed_jaxpr, lanes):
+    """Returns the outputs of `closed_jaxpr` for every iteration at once (a leading axis of
+    length n), input j being the integer `lanes[j][k]` in iteration k."""
+    n = len(lanes[0])
+    args = [_Lanes(np.asarray(v, dtype=var.aval.dtype)) for v, var in zip(lanes, closed_jaxpr.jaxpr.invars)]
+    outs = _eval_lanes(closed_jaxpr.jaxpr, closed_jaxpr.consts, args, n)
+    return [_batched_array(value, var.aval, n) for value, var in zip(outs, closed_jaxpr.jaxpr.outvars)]
+
+
+def _batched_array(value, aval, n):
+    import jax.numpy as jnp
+
+    if isinstance(value, _Batched):
+        return value.array
+    if isinstance(value, _Lanes):
+        return value.array().astype(aval.dtype)
+    return jnp.broadcast_to(jnp.asarray(value, aval.dtype), (n,) + tuple(aval.shape))
+
+
+def _as_array(value):
+    if isinstance(value, _Lanes):
+        return value.array()
+    if isinstance(value, _Batched):
+        return value.array
+    return value
+
+
+def _known(value) -> bool:
+    """Whether `value` is known when tracing (a static lane value, a literal, a concrete constant)."""
+    if isinstance(value, _Lanes):
+        return value.static
+    return not (isinstance(value, _Batched) or is_tracer(value))
+
+
+def _is_index_type(aval) -> bool:
+    return np.issubdtype(aval.dtype, np.integer) or aval.dtype == np.bool_
+
+
+# Equations that move a shifted lane value without changing the shift's meaning.
+_SHAPE_PRIMITIVES = frozenset({"broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type"})
+
+
+def _eval_lanes(jaxpr, consts, args, n):
+    import jax
+
+    env = {}
+
+    def read(v):
+        return v.val if isinstance(v, _core.Literal) else env[v]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        values = [read(v) for v in eqn.invars]
+        prim, params = eqn.primitive, eqn.params
+        bind = functools.partial(_bind, prim, params)
+        index_outputs = not eqn.effects and all(_is_index_type(v.aval) for v in eqn.outvars)
+        outs = None
+        if not any(_varies(v) for v in values):
+            # Index arithmetic on literals stays a Python-side constant (a read's start index).
+            eager = index_outputs and all(_known(v) for v in values)
+            with jax.ensure_compile_time_eval() if eager else contextlib.nullcontext():
+                outs = bind(*values)
+        elif prim.name in ("pjit", "jit", "closed_call"):
+            sub = params["call_jaxpr" if prim.name == "closed_call" else "jaxpr"]
+            outs = _eval_lanes(sub.jaxpr, sub.consts, values, n)
+        elif index_outputs and all(_known(v) for v in values):
+            outs = [_Lanes(o) for o in _eager_lanes(bind, values)]
+        elif index_outputs and prim.name not in ("gather", "dynamic_slice", "scan"):
+            outs = _shifted(prim.name, bind, values)
+        elif prim.name in ("gather", "dynamic_slice") and not _varies(values[0]):
+            whole = _sliced_reads(prim.name, values, params, eqn.outvars[0].aval, n)
+            outs = None if whole is None else [whole]
+        elif prim.name == "scan":
+            outs = _scan_lanes(eqn, values, n)
+        if outs is None:
+            found = jax.vmap(bind, in_axes=[0 if _varies(v) else None for v in values])(
+                *[_as_array(v) for v in values])
+            outs = [_Batched(o) for o in found]
+        env.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _bind(prim, params, *args):
+    """Binds `prim` as its equation did; returns a list of outputs."""
+    outs = prim.bind(*args, **prim.get_bind_params(params))
+    return outs if prim.multiple_results else [outs]
+
+
+def _eager_lanes(bind, values):
+    """Returns the outputs of `bind` for every iteration, as NumPy arrays, computed now."""
+    import jax
+
+    with jax.ensure_compile_time_eval():
+        found = jax.vmap(bind, in_axes=[0 if isinstance(v, _Lanes) else None for v in values])(
+            *[v.values if isinstance(v, _Lanes) else v for v in values])
+    return [np.asarray(o) for o in found]
+
+
+def _shifted(name, bind, values):
+    """Index arithmetic on lane values shifted by traced amounts (`i` and an inner loop's `j`):
+    returns shifted lane values where the shift stays lane-independent, else None."""
+    if name in _SHAPE_PRIMITIVES and isinstance(values[0], _Lanes):
+        lanes = values[0]
+        (moved,) = _eager_lanes(bind, [_Lanes(lanes.values)] + list(values[1:]))
+        offset = None if lanes.offset is None else bind(lanes.offset, *values[1:])[0]
+        return [_Lanes(moved, offset)]
+    if name in ("add", "sub", "concatenate"):
+        if any(isinstance(v, _Batched) for v in values):
+            return None
+        return _combine_shifted(bind, [(v.values, v.offset) if isinstance(v, _Lanes) else (None, v) for v in values])
+    return None
+
+
+def _combine_shifted(bind, parts):
+    """`add`/`sub`/`concatenate` of (static lane values or None, lane-independent shift or None) pairs."""
+    import jax.numpy as jnp
+
+    n = next(values.shape[0] for values, _ in parts if values is not None)
+    dtype = next(values.dtype for values, _ in parts if values is not None)
+    statics, shifts = [], []
+    for values, shift in parts:
+        shape = values.shape[1:] if values is not None else np.shape(shift)
+        statics.append(values if values is not None else np.zeros((n,) + tuple(shape), dtype))
+        shifts.append(shift if shift is not None else jnp.zeros(shape, dtype))
+    (static,) = _eager_lanes(bind, [_Lanes(s) for s in statics])
+    if all(shift is None for _, shift in parts):
+        return [_Lanes(static)]
+    (shift,) = bind(*[jnp.asarray(s).astype(dtype) for s in shifts])
+    return [_Lanes(static, shift)]
+
+
+def _sliced_reads(kind, values, params, out_aval, n):
+    """Returns the reads of all iterations as one slice of the operand (a `_Batched`, or the
+    plain value when every iteration reads the same window), or None if they are not one."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    operand = values[0]
+    shape = tuple(operand.shape)
+    static = np.zeros((n, len(shape)), dtype=np.int64)  # start of each iteration's window
+    shift = [0] * len(shape)  # plus a lane-independent (maybe traced) amount
+    sizes = tuple(params["slice_sizes"])
+    if kind == "gather":
+        numbers, indices = params["dimension_numbers"], values[1]
+        if not isinstance(indices, _Lanes) or numbers.operand_batching_dims or indices.values.ndim != 2:
+            return None
+        if "CLIP" not in str(params["mode"]) and "PROMISE" not in str(params["mode"]):
+            return None
+        for component, axis in enumerate(numbers.start_index_map):
+            static[:, axis] = indices.values[:, component]
+            if indices.offset is not None:
+                shift[axis] = indices.offset[component]
+    else:
+        for axis, start in enumerate(values[1:]):
+            if isinstance(start, _Lanes):
+                static[:, axis] = start.values
+                shift[axis] = 0 if start.offset is None else start.offset
+            elif isinstance(start, _Batched):
+                return None
+            else:
+                shift[axis] = start
+    moving = [axis for axis in range(len(shape)) if not (static[:, axis] == static[0, axis]).all()]
+    if len(moving) > 1 or (moving and (sizes[moving[0]] != 1 or not _is_zero(shift[moving[0]]))):
+        return None
+    if not moving:  # every iteration reads the same window
+        starts = [static[0, axis] + shift[axis] for axis in range(len(shape))]
+        return jnp.reshape(lax.dynamic_slice(operand, starts, sizes), out_aval.shape)
+    axis = moving[0]
+    column = np.clip(static[:, axis], 0, shape[axis] - 1)  # XLA clamps windows into the array
+    step = int(column[1] - column[0])
+    if step == 0 or not np.array_equal(column, column[0] + step * np.arange(n)):
+        return None
+    starts = [static[0, d] + shift[d] for d in range(len(shape))]
+    starts[axis] = int(min(column[0], column[-1]))
+    extent = list(sizes)
+    extent[axis] = (n - 1) * abs(step) + 1
+    window = lax.dynamic_slice(operand, starts, extent)
+    if abs(step) > 1:
+        window = lax.slice_in_dim(window, 0, extent[axis], abs(step), axis=axis)
+    if step < 0:
+        window = lax.rev(window, (axis,))
+    return _Batched(jnp.reshape(jnp.moveaxis(window, axis, 0), (n,) + tuple(out_aval.shape)))
+
+
+def _is_zero(value) -> bool:
+    return not is_tracer(value) and not np.any(np.asarray(value))
+
+
+def _scan_lanes(eqn, values, n):
+    """A `scan` over all iterations at once: its body evaluated like the loop body, its carries
+    batched only when they differ between iterations (so an inner loop's index stays shared)."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    params = eqn.params
+    n_consts, n_carry = params["num_consts"], params["num_carry"]
+    body = params["jaxpr"]
+    consts, init, xs = values[:n_consts], values[n_consts:n_consts + n_carry], values[n_consts + n_carry:]
+    carry_varies = [_varies(v) for v in init]
+    while True:
+        out_varies = _varying_outputs(body.jaxpr, [_varies(v) for v in consts] + carry_varies + [_varies(v) for v in xs])
+        settled = [a or b for a, b in zip(carry_varies, out_varies[:n_carry])]
+        if settled == carry_varies:
+            break
+        carry_varies = settled
+    ys_vary = out_varies[n_carry:]
+    carry_avals = [v.aval for v in body.jaxpr.invars[n_consts:n_consts + n_carry]]
+    start = [_batched_array(v, a, n) if vary else jnp.asarray(v, a.dtype)
+             for v, vary, a in zip(init, carry_varies, carry_avals)]
+    xs_varies = [_varies(v) for v in xs]
+    sequences = [jnp.moveaxis(_as_array(v), 0, 1) if vary else v for v, vary in zip(xs, xs_varies)]
+    out_avals = [v.aval for v in body.jaxpr.outvars]
+
+    def step(carry, x):
+        args = list(consts)
+        args += [_Batched(c) if vary else c for c, vary in zip(carry, carry_varies)]
+        args += [_Batched(v) if vary else v for v, vary in zip(x, xs_varies)]
+        outs = _eval_lanes(body.jaxpr, body.consts, args, n)
+        fixed = [_batched_array(o, a, n) if vary else jnp.asarray(o, a.dtype)
+                 for o, vary, a in zip(outs, carry_varies + ys_vary, out_avals)]
+        return fixed[:n_carry], fixed[n_carry:]
+
+    final, ys = lax.scan(step, start, sequences, length=params["length"], reverse=params["reverse"],
+                         unroll=params["unroll"])
+    return ([_Batched(c) if vary else c for c, vary in zip(final, carry_varies)]
+            + [_Batched(jnp.moveaxis(y, 0, 1)) if vary else y for y, vary in zip(ys, ys_vary)])
+
+
+def _varying_outputs(jaxpr, in_varies):
+    """Which outputs of `jaxpr` may differ between iterations, given which inputs do."""
+    varies = {}
+
+    def read(v):
+        return False if isinstance(v, _core.Literal) else varies.get(v, False)
+
+    varies.update(zip(jaxpr.invars, in_varies))
+    for eqn in jaxpr.eqns:
+        ins = [read(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if name in ("pjit", "jit", "closed_call"):
+            sub = eqn.params["call_jaxpr" if name == "closed_call" else "jaxpr"]
+            outs = _varying_outputs(sub.jaxpr, ins)
+        elif name == "scan":
+            k, c = eqn.params["num_consts"], eqn.params["num_carry"]
+            carry = ins[k:k + c]
+            while True:
+                outs = _varying_outputs(eqn.params["jaxpr"].jaxpr, ins[:k] + carry + ins[k + c:])
+                settled = [a or b for a, b in zip(carry, outs[:c])]
+                if settled == carry:
+                    break
+                carry = settled
+            outs = carry + outs[c:]
+        else:
+            outs = [any(ins)] * len(eqn.outvars)
+        varies.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]

@@ -135,12 +135,11 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
 
     scalar = jax.ShapeDtypeStruct((), index_type)
     closed = jax.make_jaxpr(one_iteration)(scalar, *[scalar for _ in owned_boxes])
-    pure = _jax_internal.discharge_state(closed)
+    pure = _jax_internal.dead_code_removed(_jax_internal.discharge_state(closed))
     if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
         pure = _jax_internal.branches_to_selects(pure)
-    index_vector = _progression(np.asarray(indices, dtype=np.int64), index_type)
-    position_vectors = [_progression(positions[b], index_type) for b in owned_boxes]
-    results = jax.vmap(lambda *args: _jax_internal.eval_jaxpr(pure, args))(index_vector, *position_vectors)
+    lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
+    results = _jax_internal.vmap_over_lanes(pure, lanes)
 
     for b, elements in zip(owned_boxes, results):
         b[...] = _write_back(arrays[b], elements, owned[b.name][0], positions[b])
@@ -221,32 +220,21 @@ def _positions(box, array, axis, index_of, indices, location) -> np.ndarray:
     return owned
 
 
-def _progression(values: np.ndarray, dtype):
-    """Returns `values` as a JAX vector, computed from an iota when it is an arithmetic progression."""
-    n = values.shape[0]
-    step = int(values[1] - values[0]) if n > 1 else 1
-    if n > 1 and not np.array_equal(values, values[0] + step * np.arange(n, dtype=np.int64)):
-        return jnp.asarray(values, dtype)
-    iota = lax.iota(dtype, n)
-    if step != 1:
-        iota = iota * step
-    return iota + int(values[0]) if values[0] != 0 else iota
-
-
 def _write_back(array, elements, axis, positions):
     """Returns `array` with `elements[k]` written at `positions[k]` along `axis`."""
     elements = jnp.moveaxis(elements.astype(array.dtype), 0, axis)
     n, size = positions.shape[0], array.shape[axis]
-    lead = (slice(None),) * axis
     first, step = int(positions[0]), int(positions[1] - positions[0]) if n > 1 else 1
     consecutive = np.array_equal(positions, first + step * np.arange(n)) and step in (1, -1)
     if consecutive and step == -1:
         elements, first = jnp.flip(elements, axis), first - n + 1
     if consecutive and first == 0 and n == size:
         return elements
-    if consecutive:
-        return array.at[lead + (slice(first, first + n),)].set(elements)
-    return array.at[lead + (positions,)].set(elements, unique_indices=True, indices_are_sorted=bool(step > 0))
+    if consecutive:  # a concatenation: XLA's CPU backend is slow on an update-slice of an update-slice
+        before = lax.slice_in_dim(array, 0, first, axis=axis)
+        after = lax.slice_in_dim(array, first + n, size, axis=axis)
+        return jnp.concatenate([part for part in (before, elements, after) if part.shape[axis]], axis=axis)
+    return array.at[(slice(None),) * axis + (positions,)].set(elements, unique_indices=True, indices_are_sorted=bool(step > 0))
 
 
 # Reductions.
