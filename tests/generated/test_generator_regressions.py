@@ -288,3 +288,20 @@ def test_nonlocal_in_nested_function_is_a_conversion_error():
     with pytest.raises(refscript.errors.ConversionError, match="`nonlocal` is not supported") as info:
         refscript.jit(nonlocal_rebinds_written_array)(np.array([3.0, 4.0]))
     assert info.value.lineno == nonlocal_rebinds_written_array.__code__.co_firstlineno + 5
+
+
+# --------------------------------------------------------------------------------------
+# Found by the value survey: a list in an index (`w0[[0, 1, -1]] += v`) reached
+# jax.numpy, which refuses lists there (TypeError "Using a non-tuple sequence for
+# multidimensional indexing"). NumPy reads it as an index array.
+
+
+def list_index_augmented(x, n):
+    w0 = np.zeros(3)
+    w0[[0, 1, -1]] += (x[0] if n < 0 else x[-1])
+    return w0, w0[[2, 1]]
+
+
+@pytest.mark.parametrize("n", [1, np.int64(-2)])
+def test_list_index_in_augmented_assignment(n):
+    check(list_index_augmented, np.array([0.5, -1.5]), n)
