@@ -150,9 +150,10 @@ def test_one_element_tuple_returned_on_static_paths():
 
 
 # --------------------------------------------------------------------------------------
-# Augmented assignment through a list of indices outside compiled control flow: a raw
+# Augmented assignment through a list of indices outside compiled control flow was a raw
 # JAX TypeError ("Using a non-tuple sequence for multidimensional indexing"), while the
-# plain assignment, and the same augmented assignment inside a loop, work.
+# plain assignment, and the same augmented assignment inside a loop, worked. Lists in
+# an index are now index arrays everywhere, as NumPy reads them.
 
 
 def index_list_add(x):
@@ -172,8 +173,6 @@ def test_index_list_add_in_loop_works():
     check(index_list_add_in_loop, np.array([-2.0, 1.0, 0.5]))
 
 
-@pytest.mark.xfail(reason="BUG: `w[[0, 2]] += 1.0` outside a loop raises JAX's TypeError "
-                          "(Python [1, 0, 1, 0])", strict=True)
 def test_index_list_augmented_assignment_outside_loops():
     check(index_list_add, np.array([-2.0, 1.0, 0.5]))
 
@@ -289,19 +288,3 @@ def test_nonlocal_in_nested_function_is_a_conversion_error():
         refscript.jit(nonlocal_rebinds_written_array)(np.array([3.0, 4.0]))
     assert info.value.lineno == nonlocal_rebinds_written_array.__code__.co_firstlineno + 5
 
-
-# --------------------------------------------------------------------------------------
-# Found by the value survey: a list in an index (`w0[[0, 1, -1]] += v`) reached
-# jax.numpy, which refuses lists there (TypeError "Using a non-tuple sequence for
-# multidimensional indexing"). NumPy reads it as an index array.
-
-
-def list_index_augmented(x, n):
-    w0 = np.zeros(3)
-    w0[[0, 1, -1]] += (x[0] if n < 0 else x[-1])
-    return w0, w0[[2, 1]]
-
-
-@pytest.mark.parametrize("n", [1, np.int64(-2)])
-def test_list_index_in_augmented_assignment(n):
-    check(list_index_augmented, np.array([0.5, -1.5]), n)
