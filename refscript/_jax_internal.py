@@ -443,7 +443,7 @@ def _sliced_reads(kind, values, params, out_aval, n):
         return None
     if not moving:  # every iteration reads the same window
         starts = [static[0, axis] + shift[axis] for axis in range(len(shape))]
-        return jnp.reshape(lax.dynamic_slice(operand, starts, sizes), out_aval.shape)
+        return jnp.reshape(_window(operand, starts, sizes), out_aval.shape)
     axis = moving[0]
     column = np.clip(static[:, axis], 0, shape[axis] - 1)  # XLA clamps windows into the array
     step = int(column[1] - column[0])
@@ -453,12 +453,25 @@ def _sliced_reads(kind, values, params, out_aval, n):
     starts[axis] = int(min(column[0], column[-1]))
     extent = list(sizes)
     extent[axis] = (n - 1) * abs(step) + 1
-    window = lax.dynamic_slice(operand, starts, extent)
+    window = _window(operand, starts, extent)
     if abs(step) > 1:
         window = lax.slice_in_dim(window, 0, extent[axis], abs(step), axis=axis)
     if step < 0:
         window = lax.rev(window, (axis,))
     return _Batched(jnp.reshape(jnp.moveaxis(window, axis, 0), (n,) + tuple(out_aval.shape)))
+
+
+def _window(operand, starts, sizes):
+    """`operand[starts : starts + sizes]`, clamped into the array as XLA clamps a window."""
+    from jax import lax
+
+    if any(is_tracer(s) for s in starts):
+        return lax.dynamic_slice(operand, starts, sizes)
+    shape = np.asarray(operand.shape)
+    first = np.clip(np.asarray([int(s) for s in starts]), 0, shape - np.asarray(sizes))
+    if (first == 0).all() and tuple(sizes) == tuple(operand.shape):
+        return operand
+    return lax.slice(operand, tuple(int(v) for v in first), tuple(int(v) for v in first + np.asarray(sizes)))
 
 
 def _is_zero(value) -> bool:

@@ -392,6 +392,40 @@ def test_float32(rng):
     check(float32_everywhere, rng.standard_normal(16).astype(np.float32), rtol=1e-5)
 
 
+def index_forms(x, k):
+    n = x.shape[0]
+    out = np.zeros((n - 2, 6))
+    for i in refscript.prange(1, n - 1):
+        out[i - 1, 0] = x[i - 1, 0] + x[i + 1, 1]
+        out[i - 1, 1] = x[n - 1 - i, 2]  # steps backwards
+        out[i - 1, 2] = x[(2 * i) % n, 0]  # not evenly stepped
+        out[i - 1, 3] = x[-1, 1] + x[i][2]  # the same element in every iteration; chained
+        out[i - 1, 4] = x[i + k, 0]  # shifted by a traced amount
+        out[i - 1, 5] = x[i - 2, 1]  # wraps around at i = 1
+    return out
+
+
+def test_read_index_forms(rng):
+    check(index_forms, rng.standard_normal((7, 3)), np.int64(1))
+
+
+def strided(x):
+    y = np.zeros(x.shape[0] // 2)
+    for i in refscript.prange(y.shape[0]):
+        y[i] = x[2 * i] - x[2 * i + 1]
+    return y
+
+
+def test_strided_reads(rng):
+    check(strided, rng.standard_normal(11))
+
+
+def test_evenly_stepped_reads_are_slices_not_gathers(rng):
+    for fn, args in ((scaled_sum, (rng.standard_normal(8),) * 2), (strided, (rng.standard_normal(9),)),
+                     (rows_by_slices, (rng.standard_normal((5, 4)),)), (row_sums, (rng.standard_normal((5, 4)),))):
+        assert "gather[" not in str(refscript.make_jaxpr(fn, discharged=True)(*args)), fn.__name__
+
+
 # Transformations.
 
 
@@ -696,3 +730,18 @@ def test_converted_source_shows_roles():
     assert "rs.parallel_for(" in source
     assert "owned={'out': (0, lambda i: i)}" in source
     assert "reductions={'total': '+'}" in source
+
+
+def numba_prange_loop(x):
+    import numba
+
+    y = np.zeros_like(x)
+    for i in numba.prange(x.shape[0]):
+        y[i] = x[i] * 2
+    return y
+
+
+def test_numba_prange_is_recognised(rng):
+    pytest.importorskip("numba")
+    check(numba_prange_loop, rng.standard_normal(5))
+    assert "rs.parallel_for(" in refscript.converted_source(numba_prange_loop)
