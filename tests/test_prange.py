@@ -426,6 +426,46 @@ def test_evenly_stepped_reads_are_slices_not_gathers(rng):
         assert "gather[" not in str(refscript.make_jaxpr(fn, discharged=True)(*args)), fn.__name__
 
 
+def vector_reduction(x):
+    acc = np.zeros(x.shape[1])
+    for i in refscript.prange(x.shape[0]):
+        acc += x[i] * (i + 1)
+    return acc
+
+
+def test_reduction_into_a_vector(rng):
+    check(vector_reduction, rng.standard_normal((6, 3)))
+
+
+def inside_traced_if(x):
+    y = np.zeros_like(x)
+    s = 0.0
+    if x[0] > 0:
+        for i in refscript.prange(x.shape[0]):
+            y[i] = x[i] + 1
+            s += x[i]
+    return y, s
+
+
+def test_prange_inside_a_traced_branch(rng):
+    check(inside_traced_if, np.abs(rng.standard_normal(5)))
+    check(inside_traced_if, -np.abs(rng.standard_normal(5)))
+
+
+def checked(x):
+    y = np.zeros_like(x)
+    for i in refscript.prange(x.shape[0]):
+        assert x[i] > -10, "too small"
+        y[i] = x[i] * 2
+    return y
+
+
+def test_assert_in_prange_body_is_checked(rng):
+    check(checked, rng.standard_normal(4), checks=True)
+    with pytest.raises(AssertionError, match="too small"):
+        refscript.jit(checked, checks=True)(np.array([1.0, -20.0]))
+
+
 # Transformations.
 
 
