@@ -53,10 +53,13 @@ _LIBRARY_MODULES = ("refscript.", "jax.", "jaxlib.", "numpy.", "importlib.")
 _LIBRARY_NAMES = frozenset({"refscript", "jax", "jaxlib", "numpy"})
 
 
-_INSTALLED_DIRS = tuple(
-    os.path.realpath(p) + os.sep
-    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-)
+def _dirs(*keys) -> tuple:
+    return tuple(os.path.realpath(p) + os.sep for p in {sysconfig.get_paths()[k] for k in keys})
+
+
+# The standard library's files (in a virtual environment its directory holds site-packages,
+# whose packages may be the user's own: a package built on refscript).
+_STDLIB_DIRS, _SITE_DIRS = _dirs("stdlib", "platstdlib"), _dirs("purelib", "platlib")
 
 
 def _is_library_frame(frame) -> bool:
@@ -68,10 +71,16 @@ def _is_library_frame(frame) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _is_library_file(filename: str) -> bool:
-    """Whether `filename` is refscript's, the standard library's or an installed package's."""
+    """Whether `filename` is refscript's, JAX's, NumPy's or the standard library's."""
     if filename.startswith("<frozen "):
         return True
-    return _is_refscript_file(filename) or os.path.realpath(filename).startswith(_INSTALLED_DIRS)
+    if _is_refscript_file(filename):
+        return True
+    path = os.path.realpath(filename)
+    if path.startswith(_SITE_DIRS):
+        package = path[len(next(d for d in _SITE_DIRS if path.startswith(d))):].split(os.sep)[0]
+        return package in _LIBRARY_NAMES
+    return path.startswith(_STDLIB_DIRS)
 
 
 @functools.lru_cache(maxsize=4096)

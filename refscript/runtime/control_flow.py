@@ -200,8 +200,8 @@ def _static_length_loop(sequence: Sequence, body, writes, location: Location) ->
                     f"this needs a Python value where the compiled loop at line {location.lineno} gives "
                     f"a traced one, and its {trip} iterations are too many to unroll automatically",
                     location_in_traceback(error.__traceback__) or location,
-                    "use refscript.static_range to unroll it anyway, or compute this without a Python "
-                    "value (jax.lax.dynamic_slice with a fixed size instead of x[:i])",
+                    "use refscript.static_range to unroll it anyway, or compute this from traced "
+                    "values (an array instead of a Python list, shapes that do not depend on the index)",
                 ) from None
             reason = "the body needs the index as a Python value"
     else:

@@ -59,9 +59,9 @@ def mask_read_of_a_written_array(x):
 
 
 @case(TracedSliceError, X, 2, static_scalars=False)
-def traced_slice_write(x, n):
+def traced_slice_step(x, k):
     out = x.copy()
-    out[:n] = 0.0  # error
+    out[::k] = 0.0  # error
     return out
 
 

@@ -35,11 +35,14 @@ def grad_through_a_data_dependent_while(x):
     return s
 
 
+WEIGHTS = [0.5] * 5000  # a Python list: only a Python int can index it
+
+
 @case(StaticLoopError, np.ones(5000))
-def slice_by_index_in_a_long_loop(x):
+def list_indexed_in_a_long_loop(x):
     s = 0.0
     for i in range(5000):
-        s += x[:i].sum()  # error
+        s += x[i] * WEIGHTS[i]  # error
     return s
 
 
@@ -48,7 +51,7 @@ def python_while_that_runs_too_long(x):
     k = 0
     s = 0.0
     while k < 5000:  # error
-        s += x[: k % 3].sum()
+        s += x[k % 3] * WEIGHTS[k]
         k += 1
     return s
 
