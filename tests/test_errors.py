@@ -361,3 +361,23 @@ def test_source_unavailable_error_says_why_and_what_to_do():
     message = str(info.value)
     assert "cannot read the source of 'made_by_exec'" in message
     assert "hint:" in message and ".py file" in message
+
+
+def logical_mix(x, n):
+    a = (x[0] > 0) and (x[1] * 2.0)
+    b = (x[0] < 0) or (x[2] + 1)
+    c = x[0] > 0 and x[1] > 0 and x[2] > 0
+    d = n > 1 or x[0]
+    k = 0
+    while k < n and x[k] > 0 or k == 0:
+        k += 1
+    return a, b, c, d, k
+
+
+@pytest.mark.parametrize("checks", [False, True])
+def test_and_or_give_pythons_values_with_and_without_checks(checks):
+    compiled = refscript.jit(logical_mix, checks=checks, static_scalars=False)
+    for x in (np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 5.0])):
+        for n in (0, 2, 3):
+            for got, want in zip(compiled(x, n), logical_mix(x, n)):
+                np.testing.assert_allclose(np.asarray(got), np.asarray(want))
