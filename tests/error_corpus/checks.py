@@ -76,3 +76,9 @@ def failed_assert(x):
         assert x[i] >= 0, "negative entry"  # error
         s += x[i]
     return s
+
+
+@case(AssertionError, X, 0)
+def static_assert(x, n):
+    assert n > 0, "n must be positive"  # error
+    return x * n
