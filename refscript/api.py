@@ -73,6 +73,7 @@ class JitFunction:
         self._static_argnames = frozenset(_as_tuple(static_argnames))
         self._static_scalars = static_scalars
         self.unrolled_loops: list = []  # (location, why) of loops unrolled at the last trace
+        self.masked_slices: list = []  # locations of slices with traced bounds (masked windows)
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
@@ -207,6 +208,7 @@ class JitFunction:
         closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks)
         self.unchecked_assertions = list(session.unchecked_assertions)
         self.unrolled_loops = list(session.unrolled_loops)
+        self.masked_slices = list(session.masked_slices)
         self.run_time_loops = list(session.dynamic_loops)
         pure = _jax_internal.discharge_state(closed)
         flat = jax.tree_util.tree_leaves(dynamic)

@@ -17,6 +17,7 @@ from refscript.passes.context import PassContext
 from refscript.passes.logical import LogicalPass
 from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
+from refscript.passes.slices import SlicesPass
 from refscript.pyct import anno, loader, naming, parser
 from refscript.pyct.analysis import activity, liveness
 from refscript.pyct.unparse import unparse_with_origins
@@ -95,6 +96,7 @@ def _convert(fn) -> Conversion:
     node = RefsPass(ctx).transform(node)
     node = LoopsPass(ctx).transform(node)
     node = ConditionalsPass(ctx).transform(node)
+    node = SlicesPass(ctx).transform(node)
     # Last: the lambdas it adds would otherwise be taken for the user's nested scopes.
     node = LogicalPass(ctx).transform(node)
 

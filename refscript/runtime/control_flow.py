@@ -29,6 +29,7 @@ from jax.experimental import checkify
 from refscript._jax_internal import is_tracer, reverse_mode_guard
 from refscript.errors import (
     Location,
+    RefscriptError,
     ReverseModeLoopError,
     ShapeError,
     StaticLoopError,
@@ -181,7 +182,10 @@ def needs_python_value(error: BaseException) -> bool:
     if isinstance(error, (_CONCRETIZATION_ERRORS, TracedSliceError)):
         return True
     # jax.numpy's own slicing with traced bounds (`x[:i]`) raises a plain IndexError.
-    return isinstance(error, IndexError) and "must be static integers" in str(error)
+    if isinstance(error, IndexError) and "must be static integers" in str(error):
+        return True
+    # A JAX function given a slice with traced bounds (runtime/windows.py) it cannot take.
+    return isinstance(error, TypeError) and "windows.Window" in str(error)
 
 
 def _static_length_loop(sequence: Sequence, body, writes, location: Location) -> None:
@@ -189,16 +193,20 @@ def _static_length_loop(sequence: Sequence, body, writes, location: Location) ->
     if trip == 0:
         return
     if all(b.can_materialize() for b in writes):
+        session = tracing.current()
+        windows_before = len(session.masked_slices)
         try:
             _compiled_loop(sequence, body, writes, location)
             return
         except Exception as error:
             if not needs_python_value(error):
                 raise
+            del session.masked_slices[windows_before:]  # the unrolled body slices statically
             if trip > UNROLL_LIMIT:
+                detail = f" ({error.message})" if isinstance(error, RefscriptError) else ""
                 raise StaticLoopError(
                     f"this needs a Python value where the compiled loop at line {location.lineno} gives "
-                    f"a traced one, and its {trip} iterations are too many to unroll automatically",
+                    f"a traced one{detail}, and its {trip} iterations are too many to unroll automatically",
                     location_in_traceback(error.__traceback__) or location,
                     "use refscript.static_range to unroll it anyway, or compute this from traced "
                     "values (an array instead of a Python list, shapes that do not depend on the index)",

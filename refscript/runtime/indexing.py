@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from refscript.errors import IndexingError, Location, ShapeError, TracedSliceError
+from refscript.runtime import windows
 
 
 def _static_int(value):
@@ -123,6 +124,10 @@ def get(ref, index, location: Location | None):
             location,
             "compiled code needs static shapes: use np.where(mask, a, 0) instead",
         )
+    axis = windows.traced_slice_axis(index, len(aval.shape))
+    if axis is not None:  # `x[:k]`, `A[i, :j]` with traced bounds: a masked window
+        line_index, part = windows.split(index, axis)
+        return windows.read(ref[normalize(line_index, aval.shape, location)], part, location)
     index = normalize(index, aval.shape, location)
     shape = indexed_shape(aval.shape, index)
     if 0 in shape:  # an empty selection: Refs reject zero-length slices
@@ -133,6 +138,11 @@ def get(ref, index, location: Location | None):
 def set(ref, index, value, location: Location | None) -> None:
     """Performs `ref[index] = value` with NumPy's broadcasting and casting."""
     aval = jax.typeof(ref)
+    axis = windows.traced_slice_axis(index, len(aval.shape))
+    if axis is not None:  # `y[:k] = w`, `A[k + 1:, k] /= p` with traced bounds
+        line_index, part = windows.split(index, axis)
+        windows.write(ref, normalize(line_index, aval.shape, location), part, value, location)
+        return
     value = jnp.asarray(value)
     if is_mask(index, aval.shape):
         whole = ref[...]

@@ -9,6 +9,7 @@ follow JAX: float32 unless x64 is enabled.
 
 from __future__ import annotations
 
+import functools
 import types
 
 import jax.numpy as jnp
@@ -16,6 +17,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import UnsupportedNumpyError, caller_location
+from refscript.runtime import windows
 
 _NAMESPACES = {"numpy": jnp, "numpy.linalg": jnp.linalg, "numpy.fft": jnp.fft}
 
@@ -45,7 +47,22 @@ def to_jax(fn):
     target = getattr(namespace, name, None) if namespace is not None and name else None
     if target is None or isinstance(target, types.ModuleType):
         return _unsupported(f"{module}.{name}")
+    if namespace is jnp and callable(target) and not isinstance(target, type):
+        return _window_aware(name, target)
     return target
+
+
+@functools.cache
+def _window_aware(name: str, target):
+    """`target`, which on slices with traced bounds (`np.dot(a[i, :j], a[j, :j])`) gives
+    their masked meaning (see windows.py)."""
+    @functools.wraps(target)
+    def call(*args, **kwargs):
+        if windows.involves_window(args, kwargs):
+            return windows.call(name, args, kwargs)
+        return target(*args, **kwargs)
+
+    return call
 
 
 def _unsupported(qualified: str):

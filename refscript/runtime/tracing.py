@@ -33,6 +33,7 @@ class Session:
     hints: dict = field(default_factory=dict)
     dynamic_loops: list = field(default_factory=list)
     unrolled_loops: list = field(default_factory=list)
+    masked_slices: list = field(default_factory=list)  # locations of slices with traced bounds
     depth: int = 0
     checks: bool = False  # whether traced `assert`s are checked at run time
     argument_boxes: dict = field(default_factory=dict)  # parameter name -> its argument box
@@ -45,6 +46,7 @@ class Session:
         """Forgets what one tracing attempt recorded; keeps the type hints it learned."""
         self.dynamic_loops.clear()
         self.unrolled_loops.clear()
+        self.masked_slices.clear()
         self.unchecked_assertions.clear()
         self.argument_boxes.clear()
 
@@ -55,6 +57,10 @@ class Session:
     def note_unchecked_assertion(self, location: Location) -> None:
         if location not in self.unchecked_assertions:
             self.unchecked_assertions.append(location)
+
+    def note_window(self, location: Location) -> None:
+        if location is not None and location not in self.masked_slices:
+            self.masked_slices.append(location)
 
     def note_unrolled_loop(self, location: Location, reason: str) -> None:
         if (location, reason) not in self.unrolled_loops:

@@ -1,0 +1,185 @@
+"""Slices whose bounds are traced loop indices (`A[i, :j] @ A[:j, j]`, `y[:k] += ...`):
+compiled as masked full-length windows (runtime/windows.py), not unrolled."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import refscript
+from oracle import check, check_grad, check_vmap
+
+
+def dot_products(A, x):
+    n = A.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        for j in range(n):
+            out[i] += A[i, :j] @ A[:j, j] + np.dot(A[i, :j], A[j, :j]) + np.sum(x[:j] * x[:j])
+    return out
+
+
+def flips(r):
+    y = r.copy()
+    alpha = 0.5
+    for k in range(1, r.shape[0]):
+        y[:k] += alpha * y[:k][::-1]
+        alpha = -(r[k] + np.dot(np.flip(r[:k]), y[:k])) / (2.0 + abs(alpha))
+    return y
+
+
+def column_and_row_updates(c, beta):
+    for k in range(c.shape[0]):
+        c[k + 1:, k] /= c[k, k] + 2.0
+        c[k, :k + 1] *= beta
+        c[k, k:] -= c[k, :c.shape[0] - k][::-1] * 0.25
+    return c
+
+
+def column_updates_total(c0):
+    c = c0 * 1.0
+    for k in range(c.shape[0]):
+        c[k + 1:, k] /= c[k, k] + 2.0
+        c[k, :k + 1] *= 0.75
+    return np.sum(c * c0)
+
+
+def reductions(x):
+    n = x.shape[0]
+    out = np.zeros((n, 4))
+    for k in range(1, n):
+        w = x[:k]
+        out[k, 0] = np.max(w)
+        out[k, 1] = w.min()
+        out[k, 2] = np.mean(w * w)
+        out[k, 3] = (np.sqrt(np.abs(x[n - k:])) / (1.0 + x[n - k:] ** 2)).sum()
+    return out
+
+
+def shifted_slices(x):
+    # A stencil on a growing prefix: slices of equal length at different offsets.
+    out = np.zeros(x.shape[0])
+    for k in range(2, x.shape[0] + 1):
+        d = x[1:k] - x[:k - 1]
+        out[k - 1] = np.sum(d * d)
+    return out
+
+
+def negative_and_reversed_bounds(x):
+    out = np.zeros(x.shape[0])
+    for k in range(x.shape[0]):
+        out[k] = np.sum(x[-k - 1:]) - np.sum(x[:-k - 1]) + x[k:].sum() * 0.5
+    return out
+
+
+def durbin(r):
+    n = r.shape[0]
+    y = np.zeros_like(r)
+    y[0] = -r[0]
+    beta = 1.0
+    alpha = -r[0]
+    for k in range(1, n):
+        beta = (1 - alpha * alpha) * beta
+        alpha = -(r[k] + np.dot(np.flip(r[:k]), y[:k])) / beta
+        z = y[:k] + alpha * np.flip(y[:k])
+        y[:k] = z
+        y[k] = alpha
+    return y
+
+
+def traced_bound_from_data(x, m):
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += np.sum(x[:m]) * x[k]
+    return s
+
+
+FUNCTIONS = [
+    (dot_products, lambda rng, n: (rng.normal(size=(n, n)), rng.normal(size=n))),
+    (flips, lambda rng, n: (rng.normal(size=n) * 0.3,)),
+    (column_and_row_updates, lambda rng, n: (rng.normal(size=(n, n)), 0.75)),
+    (reductions, lambda rng, n: (rng.normal(size=n),)),
+    (shifted_slices, lambda rng, n: (rng.normal(size=n),)),
+    (negative_and_reversed_bounds, lambda rng, n: (rng.normal(size=n),)),
+    (durbin, lambda rng, n: (0.5 ** np.arange(1, n + 1) * (1 + 0.1 * rng.normal(size=n)),)),
+]
+
+
+@pytest.mark.parametrize("fn, make", FUNCTIONS, ids=[f.__name__ for f, _ in FUNCTIONS])
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_traced_slices_match_python(fn, make, n, rng):
+    check(fn, *make(rng, n))
+
+
+@pytest.mark.parametrize("fn, make", FUNCTIONS, ids=[f.__name__ for f, _ in FUNCTIONS])
+def test_traced_slices_are_masked_not_unrolled(fn, make, rng):
+    jitted = refscript.jit(fn)
+    jitted(*make(rng, 6))
+    assert jitted.unrolled_loops == []
+    assert jitted.masked_slices, "no slice was compiled as a masked window"
+    # One loop per source loop, whatever n is: the jaxpr does not grow with n.
+    small = str(refscript.make_jaxpr(fn, discharged=True)(*make(rng, 6)))
+    large = str(refscript.make_jaxpr(fn, discharged=True)(*make(rng, 40)))
+    assert len(large.splitlines()) == len(small.splitlines())
+
+
+def test_traced_slice_bound_from_data(rng):
+    check(traced_bound_from_data, rng.normal(size=5), np.int64(3))
+    check(traced_bound_from_data, rng.normal(size=5), np.int64(-2))
+    check(traced_bound_from_data, rng.normal(size=5), np.int64(9))
+
+
+def test_gradients_through_traced_slices(rng):
+    check_grad(lambda r: durbin(r).sum(), 0.5 ** np.arange(1, 7) * (1 + 0.1 * rng.normal(size=6)))
+    check_grad(lambda x: shifted_slices(x) @ np.arange(1.0, 6.0), rng.normal(size=5))
+    check_grad(lambda x: (reductions(x) * np.arange(20.0).reshape(5, 4)).sum(), rng.normal(size=5) + 3.0)
+    check_grad(column_updates_total, rng.normal(size=(4, 4)))
+
+
+def test_vmap_of_traced_slices(rng):
+    check_vmap(flips, rng.normal(size=(3, 6)) * 0.3)
+    check_vmap(lambda x: shifted_slices(x), rng.normal(size=(3, 5)))
+
+
+def unsupported_on_windows(x):
+    out = np.zeros(x.shape[0])
+    for k in range(x.shape[0]):
+        out[k] = np.median(x[:k + 1]) + jnp.sum(x[:k + 1])
+    return out
+
+
+def test_unsupported_uses_of_traced_slices_unroll_the_loop(rng):
+    # np.median and jnp.sum have no masked meaning: the loop unrolls, k a Python int,
+    # and the result is still NumPy's.
+    x = rng.normal(size=5)
+    jitted = refscript.jit(unsupported_on_windows)
+    np.testing.assert_allclose(jitted(x), [np.median(x[:k + 1]) + np.sum(x[:k + 1]) for k in range(5)])
+    assert [why for _, why in jitted.unrolled_loops] == ["the body needs the index as a Python value"]
+    assert jitted.masked_slices == []
+
+
+def two_dimensional_traced_slice(a):
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += np.sum(a[:k, :k])
+    return s
+
+
+def test_two_dimensional_traced_slices_unroll(rng):
+    jitted = refscript.jit(two_dimensional_traced_slice)
+    a = rng.normal(size=(4, 4))
+    np.testing.assert_allclose(jitted(a), two_dimensional_traced_slice(a))
+    assert jitted.unrolled_loops
+
+
+def writes_array_into_traced_slice(x, y):
+    for k in range(x.shape[0]):
+        x[:k] = y
+    return x
+
+
+def test_writing_a_static_array_into_a_traced_slice_of_a_long_loop_is_an_error(rng):
+    # Too long to unroll (refscript.static_range would): the error names the write.
+    with pytest.raises(refscript.errors.StaticLoopError, match="1200 iterations are too many") as info:
+        refscript.jit(writes_array_into_traced_slice)(np.zeros(1200), np.ones(1200))
+    assert "cannot write an array of shape (1200,) into a slice with a traced bound" in str(info.value)
+    assert info.value.location.lineno == writes_array_into_traced_slice.__code__.co_firstlineno + 2
