@@ -300,7 +300,8 @@ def machine() -> str:
     except AttributeError:
         cores = os.cpu_count()
     device = jax.devices()[0]
-    return (f"{cpu}, {cores} usable cores; JAX {jax.__version__} on {device.platform} "
+    load = ", load average {:.1f} when the run started".format(LOAD_AT_START) if LOAD_AT_START is not None else ""
+    return (f"{cpu}, {cores} usable cores{load}; JAX {jax.__version__} on {device.platform} "
             f"({device.device_kind}); NumPy {np.__version__}; "
             f"Numba {numba.__version__ if numba else 'not installed'}; Python {platform.python_version()}")
 
@@ -404,7 +405,12 @@ def chart(results, path: Path) -> bool:
     return True
 
 
+LOAD_AT_START = None
+
+
 def main(argv=None) -> int:
+    global LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and a short budget (smoke run)")
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per kernel")

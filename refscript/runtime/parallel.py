@@ -234,12 +234,13 @@ def _write_back(array, elements, axis, positions):
         before = lax.slice_in_dim(array, 0, first, axis=axis)
         after = lax.slice_in_dim(array, first + n, size, axis=axis)
         return jnp.concatenate([part for part in (before, elements, after) if part.shape[axis]], axis=axis)
-    return array.at[(slice(None),) * axis + (positions,)].set(elements, unique_indices=True, indices_are_sorted=bool(step > 0))
+    where = (slice(None),) * axis + (positions,)
+    return array.at[where].set(elements, unique_indices=True, indices_are_sorted=bool(np.all(np.diff(positions) > 0)))
 
 
 # Reductions.
 
-_IDENTITY = {"+": lambda dtype: 0, "*": lambda dtype: 1}
+_IDENTITY = {"+": 0, "*": 1}
 
 
 def _extreme(dtype, largest: bool):
@@ -326,7 +327,7 @@ class _Contribution(Box):
     def __init__(self, outer: Box, start: _Start, op: str):
         super().__init__(None, outer.name, outer.site)
         dtype = start.like.dtype
-        identity = _IDENTITY[op](dtype) if op in _IDENTITY else _extreme(dtype, op == "min")
+        identity = _IDENTITY[op] if op in _IDENTITY else _extreme(dtype, op == "min")
         self._ref = jax.new_ref(lax.full_like(start.like, identity))
 
     def result(self):
