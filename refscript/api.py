@@ -24,6 +24,7 @@ from jax.experimental import checkify
 
 from refscript import _jax_internal, errors, transpiler
 from refscript.errors import (
+    AliasedArgumentError,
     ArgumentError,
     CheckFailedError,
     Location,
@@ -94,6 +95,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         try:
             static, dynamic = self._split(args, kwargs)
+            if self._conversion.argument_writes:
+                _check_not_aliased(static[1], dynamic, self._conversion.argument_writes)
             leaves = jax.tree_util.tree_leaves(dynamic)
             tracing_now = any(_jax_internal.is_tracer(leaf) for leaf in leaves)
             try:
@@ -232,6 +235,25 @@ def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
             )
     for name, array in targets.items():
         np.copyto(array, np.asarray(updates[name]), casting="unsafe")
+
+
+def _check_not_aliased(names, values, writes: tuple) -> None:
+    """Refuses a NumPy array the function writes into that shares memory with another argument."""
+    arrays = [(name, value) for name, value in zip(names, values) if isinstance(value, np.ndarray)]
+    if len(arrays) < 2:
+        return
+    written = {parameter: location for parameter, location in reversed(writes)}
+    for name, value in arrays:
+        if name not in written:
+            continue
+        for other, other_value in arrays:
+            if other != name and np.may_share_memory(value, other_value):
+                raise AliasedArgumentError(
+                    f"arguments {name!r} and {other!r} share memory, and the function writes into "
+                    f"{name!r}: NumPy would see those writes through {other!r}, the compiled "
+                    "function cannot",
+                    written[name],
+                )
 
 
 def _return_location(fn, name: str) -> Location:

@@ -220,6 +220,14 @@ class ReadOnlyArgumentError(RefscriptError, ValueError):
     hint = "pass a writeable copy (x.copy()), or have the function copy it before writing"
 
 
+class AliasedArgumentError(RefscriptError, ValueError):
+    """One NumPy array (or two views of one buffer) passed as two arguments, one of which the
+    function writes into: the compiled function gives each argument its own copy, so it could
+    not see its own writes through the other name as NumPy would."""
+
+    hint = "pass a copy for one of them (x.copy())"
+
+
 class LoopVariableTypeError(RefscriptError, TypeError):
     """A variable changes shape, or holds a non-array value, across traced control flow."""
 

@@ -299,24 +299,27 @@ def write_then_read_other(a, b):
     return b[0] * 1.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the same NumPy array passed as two written parameters: each is compiled as its own array and "
-    "written back whole, so the last write-back erases the other's writes (Python: [1, 2, 0]; "
-    "refscript: [0, 2, 0]); refscript should refuse arguments that share memory with a written one"))
 def test_one_array_passed_twice_keeps_both_writes():
+    # Each argument would be compiled as its own array and written back whole, so the
+    # last write-back would erase the other's writes: refused, nothing written.
     check(write_both, np.zeros(3), np.zeros(3))  # distinct arrays: fine
-    x, expected = np.zeros(3), np.zeros(3)
-    write_both(expected, expected)
-    refscript.jit(write_both)(x, x)
-    np.testing.assert_array_equal(x, expected)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "reading through one parameter after writing through another that is the same NumPy array: "
-    "Python sees the write (5.0), the compiled function reads its own copy (0.0)"))
-def test_one_array_passed_twice_reads_its_own_write():
     x = np.zeros(3)
-    assert refscript.jit(write_then_read_other)(x, x) == write_then_read_other(np.zeros(3), np.zeros(3)) + 5.0
+    with pytest.raises(refscript.errors.AliasedArgumentError, match="share memory") as info:
+        refscript.jit(write_both)(x, x)
+    assert isinstance(info.value, ValueError)
+    np.testing.assert_array_equal(x, np.zeros(3))
+    with pytest.raises(refscript.errors.AliasedArgumentError):
+        refscript.jit(write_both)(x[:2], x[1:])  # overlapping views of one buffer
+
+
+def test_one_array_passed_twice_reads_its_own_write():
+    # Python sees the write through the other name; the compiled function could not.
+    x = np.zeros(3)
+    with pytest.raises(refscript.errors.AliasedArgumentError, match="writes into 'a'"):
+        refscript.jit(write_then_read_other)(x, x)
+    np.testing.assert_array_equal(x, np.zeros(3))
+    assert refscript.jit(write_then_read_other)(x, x.copy()) == 0.0
+    assert x[0] == 5.0
 
 
 # --------------------------------------------------------------------------------------
