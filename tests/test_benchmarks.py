@@ -1,0 +1,103 @@
+"""The kernel benchmark harness (benchmarks/kernels.py) and its hand-written JAX ports.
+
+Every port in benchmarks/hand_jax.py is checked against the NumPy kernel it
+ports (result and written arguments), so the ports cannot rot; the harness is
+run end to end in its quick mode on two small kernels, with one round.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load_harness():
+    name = "refscript_benchmarks_kernels"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "kernels.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+harness = _load_harness()
+hand_jax = harness.hand_jax
+KERNELS = harness.load_kernels()
+
+# Sizes passed to make_inputs: odd and even, and past the trivial cases.
+PORT_SIZES = {"fft": 16, "histogram": 30, "histogram_binned": 30, "prefix_sum_doubling": 13}
+
+
+def test_every_kernel_has_a_port_and_sizes():
+    assert set(hand_jax.PORTS) == set(KERNELS)
+    assert set(harness.SIZES) == set(KERNELS)
+    for name, (small, large) in harness.SIZES.items():
+        assert 0 < small < large, name
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_port_matches_numpy(name):
+    module = KERNELS[name]
+    params = list(harness.inspect.signature(getattr(module, name)).parameters)
+    args, expected, expected_after, _ = harness.numpy_reference(module, name, PORT_SIZES.get(name, 7))
+    assert harness.check_port(name, hand_jax.PORTS[name], args, expected, expected_after, params) is None
+
+
+def test_check_port_notices_a_wrong_port():
+    module = KERNELS["prefix_sum"]
+    args, expected, expected_after, _ = harness.numpy_reference(module, "prefix_sum", 7)
+    wrong = hand_jax.Port("prefix_sum", lambda x: (jnp.cumsum(x) + 1e-6, ()), ())
+    assert "values differ" in harness.check_port("prefix_sum", wrong, args, expected, expected_after, ["x"])
+
+    module = KERNELS["lu"]
+    args, expected, expected_after, _ = harness.numpy_reference(module, "lu", 5)
+    forgets_update = hand_jax.Port("lu", lambda a: (None, ()), ())
+    problem = harness.check_port("lu", forgets_update, args, expected, expected_after, ["a"])
+    assert "the update of a is missing" in problem
+
+
+def test_quick_run_writes_the_table(tmp_path, capsys):
+    markdown, chart = tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
+    status = harness.main(["--quick", "--only", "prefix_sum,histogram", "--rounds", "1",
+                           "--markdown", str(markdown), "--chart", str(chart)])
+    assert status == 0
+    text = markdown.read_text()
+    for name in ("prefix_sum", "histogram"):
+        n = harness.SIZES[name][0]
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} | {n} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(cells[i] != "—" for i in (2, 3, 4)), row  # NumPy, refscript and hand JAX were timed
+    assert "differs from NumPy" not in text and "fails:" not in text.replace("Numba: fails:", "")
+    assert "## Geometric means" in text and "| small | 2 |" in text
+    assert chart.exists() or "matplotlib is not installed" in text
+    out = capsys.readouterr().out
+    assert "geomean small" in out
+
+
+def test_a_mismatching_port_is_not_timed_and_fails_the_run(tmp_path, monkeypatch):
+    wrong = hand_jax.Port("prefix_sum", lambda x: (x, ()), ())
+    monkeypatch.setitem(hand_jax.PORTS, "prefix_sum", wrong)
+    markdown = tmp_path / "benchmarks.md"
+    status = harness.main(["--quick", "--only", "prefix_sum", "--rounds", "1", "--no-numba",
+                           "--markdown", str(markdown), "--chart", str(tmp_path / "b.png")])
+    assert status == 1
+    assert "hand JAX: differs from NumPy" in markdown.read_text()
+
+
+def test_geomeans_are_ratios_of_medians():
+    rows = [
+        {"size": "large", "median_s": {"numpy": 8.0, "refscript": 1.0, "hand_jax": 2.0}},
+        {"size": "large", "median_s": {"numpy": 2.0, "refscript": 1.0, "hand_jax": 0.5, "numba": 0.25}},
+    ]
+    g = harness.summary(rows)["large"]
+    assert g["refscript / hand JAX"] == pytest.approx(1.0)  # sqrt(0.5 * 2)
+    assert g["refscript speedup vs NumPy"] == pytest.approx(4.0)  # sqrt(8 * 2)
+    assert g["Numba speedup vs NumPy"] == pytest.approx(8.0) and g["counted"]["Numba speedup vs NumPy"] == 1
+    assert harness.summary([]) == {}
