@@ -181,7 +181,17 @@ def render_stages(fn, args: tuple, stages: Sequence[str]) -> Iterator[tuple[str,
                 text = _hlo(jitted, args)
             else:
                 text = str(api.make_jaxpr(jitted, discharged=stage == "discharged")(*args))
+                if stage == "jaxpr":
+                    text = text.rstrip("\n") + _decisions(api.lowering_decisions(jitted, *args))
         yield stage, text.rstrip("\n")
+
+
+def _decisions(decisions) -> str:
+    """The lowering decisions under the jaxpr, one `# line N: ...` comment each."""
+    if not decisions:
+        return ""
+    lines = [f"# line {location.lineno}, column {location.col_offset + 1}: {what}" for location, what in decisions]
+    return "\n\n# how refscript lowered this function:\n" + "\n".join(lines)
 
 
 # Between the user's line number and a line of generated source.

@@ -403,6 +403,20 @@ def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
     return make
 
 
+def lowering_decisions(fn, *args, **kwargs) -> list:
+    """Returns `(location, decision)` for the choices refscript made tracing `fn` on these
+    arguments that change how code runs: loops unrolled, loops with a run-time trip count,
+    slices compiled as masked windows."""
+    jitted = fn if isinstance(fn, JitFunction) else jit(fn)
+    static, dynamic = jitted._split(args, kwargs)
+    _, _, session = jitted.ref_jaxpr(static, dynamic)
+    decisions = [(location, f"loop unrolled: {why}") for location, why in session.unrolled_loops]
+    decisions += [(location, f"{kind} loop with a run-time trip count (while_loop; forward-mode "
+                             "differentiation only)") for location, kind in session.dynamic_loops]
+    decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]
+    return sorted(decisions, key=lambda item: (item[0].lineno, item[0].col_offset))
+
+
 def converted_source(fn) -> str:
     """Returns the Python source refscript generates for `fn`."""
     if isinstance(fn, JitFunction):

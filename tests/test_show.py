@@ -316,3 +316,24 @@ def test_cli_help_documents_specs_stages_and_examples(user_dir):
                  "hlo", "NO_COLOR", "FILE.py:FUNCTION", "package.module:FUNCTION", "exit status"):
         assert text in result.stdout, text
 
+
+
+def test_jaxpr_stage_lists_lowering_decisions():
+    text = refscript.show(_decisions_kernel, np.zeros(6), np.int64(3), stage="jaxpr")
+    tail = text.split("# how refscript lowered this function:\n")[1].splitlines()
+    first = _decisions_kernel.__code__.co_firstlineno
+    assert tail == [
+        f"# line {first + 3}, column 21: slice with traced bounds: masked window",
+        f"# line {first + 4}, column 5: for loop with a run-time trip count (while_loop; "
+        "forward-mode differentiation only)",
+    ]
+    assert "# how refscript lowered" not in refscript.show(_decisions_kernel, np.zeros(6), 2, stage="discharged")
+
+
+def _decisions_kernel(x, m):
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += np.sum(x[:k])
+    for j in range(m):
+        s += x[j]
+    return s
