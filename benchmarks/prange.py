@@ -8,7 +8,9 @@ Four kernels, each written as the loop a Numba user would write:
 - `rows`: a row-wise reduction with an inner loop, `out[i] = sum_j x[i, j]**2`
   (2,000 x 500);
 - `jacobi`: one Jacobi sweep of a 2-D grid, prange over rows, inner loop over
-  columns (1,000 x 1,000), and the same sweep written with row slices;
+  columns (1,000 x 1,000); `jacobi_nested`, the same with the inner loop a
+  prange too (its sequential and Numba versions are those of `jacobi`); and
+  `jacobi_rows`, the sweep written with row slices;
 - `pairwise`: pairwise distances of 1,000 points in 3-D, prange over points.
 
 Each kernel runs as: NumPy vectorised code; `refscript.jit` of the loop with
@@ -115,6 +117,14 @@ def jacobi_range(u):
     v = u.copy()
     for i in range(1, u.shape[0] - 1):
         for j in range(1, u.shape[1] - 1):
+            v[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+    return v
+
+
+def jacobi_nested_prange(u):
+    v = u.copy()
+    for i in refscript.prange(1, u.shape[0] - 1):
+        for j in refscript.prange(1, u.shape[1] - 1):
             v[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
     return v
 
@@ -231,6 +241,9 @@ KERNELS = {
     "jacobi": (jacobi_prange, jacobi_range, jacobi_numpy, "jacobi_parallel",
                lambda n, rng: (rng.standard_normal((n, n)),), 1_000, 40,
                "Jacobi sweep (inner loop over columns), {n:,} x {n:,}"),
+    "jacobi_nested": (jacobi_nested_prange, jacobi_range, jacobi_numpy, "jacobi_parallel",
+                      lambda n, rng: (rng.standard_normal((n, n)),), 1_000, 40,
+                      "Jacobi sweep (prange over rows and columns), {n:,} x {n:,}"),
     "jacobi_rows": (jacobi_rows_prange, jacobi_rows_range, jacobi_numpy, "jacobi_rows_parallel",
                     lambda n, rng: (rng.standard_normal((n, n)),), 1_000, 40,
                     "Jacobi sweep (row slices), {n:,} x {n:,}"),

@@ -85,8 +85,9 @@ def _owned_indices(node, plan) -> dict:
     """Returns `{array: (axis, index expression)}`, the expressions as the rewritten body has them."""
     found = {}
     for sub in gast.walk(gast.Module(body=node.body, type_ignores=[])):
-        key = anno.getanno(sub, dependence.Key.OWNED_ACCESS) if isinstance(sub, gast.Subscript) else None
-        if key is not None and key[0] in plan.owned and key[0] not in found:
+        marks = anno.getanno(sub, dependence.Key.OWNED_ACCESS, {}) if isinstance(sub, gast.Subscript) else {}
+        key = marks.get(plan.loop)
+        if key is not None and key[0] not in found:
             name, axis = key
             found[name] = (axis, copy.deepcopy(dependence.index_elements(sub)[axis]))
     return {name: found[name] for name in plan.owned if name in found}

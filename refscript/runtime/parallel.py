@@ -118,7 +118,9 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     owned_boxes = [b for b in writes if roles[b] == "owned"]
     reduction_boxes = [b for b in writes if roles[b] == "reduction"]
     arrays = {b: jnp.asarray(b.value) for b in owned_boxes}
-    positions = {b: _positions(b, arrays[b], *owned[b.name], indices, location) for b in owned_boxes}
+    # The owned axis in the array the box holds (one iteration's element, in a nested prange).
+    axes = {b: _held_axis(b, owned[b.name][0]) for b in owned_boxes}
+    positions = {b: _positions(b, arrays[b], axes[b], owned[b.name][1], indices, location) for b in owned_boxes}
     starts = {b: _reduction_start(b, session, location) for b in reduction_boxes}
     # Variables the body only reads are read once, before the loop.
     snapshots = {b: _Snapshot(b) for b in _boxes_in(body) if b not in roles}
@@ -126,7 +128,7 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     def one_iteration(i, *owned_positions):
         local = dict(snapshots)
         for b, p in zip(owned_boxes, owned_positions):
-            local[b] = _OwnedElement(b, arrays[b], owned[b.name][0], p)
+            local[b] = _OwnedElement(b, arrays[b], owned[b.name][0], axes[b], p)
         for b in reduction_boxes:
             local[b] = _Contribution(b, starts[b], reductions[b.name])
         with tracing.traced_body(), tracing.loop_indices([(i, indices)]):
@@ -142,7 +144,7 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     results = _jax_internal.vmap_over_lanes(pure, lanes)
 
     for b, elements in zip(owned_boxes, results):
-        b[...] = _write_back(arrays[b], elements, owned[b.name][0], positions[b])
+        b[...] = _write_back(arrays[b], elements, axes[b], positions[b])
     for b, contributions in zip(reduction_boxes, results[len(owned_boxes):]):
         b.value = _combine(reductions[b.name], starts[b].outer, contributions)
 
@@ -155,7 +157,8 @@ def _indices(iterable, location) -> builtins.range:
                 "but its bounds are traced values",
                 location,
                 "pass the bounds as Python ints (ints are static arguments by default, or name them in "
-                "static_argnames), or use range(...) for a sequential loop",
+                "static_argnames), or use range(...) for a sequential loop (also for an inner loop whose "
+                "bounds depend on an enclosing prange's index)",
             )
         return iterable.range
     if isinstance(iterable, builtins.range):  # numba.prange, outside Numba, is range
@@ -287,29 +290,41 @@ def _combine(op, before, contributions):
 # The boxes a vectorised body sees.
 
 
+def _held_axis(box, axis: int) -> int:
+    """Returns where `axis` of the user's array is in the array `box` holds."""
+    dropped = getattr(box, "dropped", ())
+    return axis - sum(1 for d in dropped if d < axis)
+
+
+def _element_index(index, dropped):
+    """Returns the index into one iteration's element for the user's `index` into the whole array."""
+    if index is Ellipsis:
+        return ...
+    items = index if isinstance(index, tuple) else (index,)
+    rest = tuple(item for k, item in enumerate(items) if k not in dropped)
+    return rest if rest else ...
+
+
 class _OwnedElement(Box):
     """The element of an owned array that one iteration reads and writes (a row, a column, a scalar).
 
-    The body indexes it with the array's full index; the owned axis is dropped.
+    The body indexes it with the array's full index; the owned axis is dropped
+    (the owned axes of every enclosing prange, in a nested one).
     """
 
-    __slots__ = ("axis", "full_shape")
+    __slots__ = ("dropped", "full_shape")
 
-    def __init__(self, outer: Box, array, axis: int, position):
+    def __init__(self, outer: Box, array, axis: int, held_axis: int, position):
         super().__init__(None, outer.name, outer.site)
-        self._ref = jax.new_ref(lax.dynamic_index_in_dim(array, position, axis, keepdims=False))
-        self.axis, self.full_shape = axis, tuple(array.shape)
-
-    def _local(self, index):
-        items = index if isinstance(index, tuple) else (index,)
-        rest = items[: self.axis] + items[self.axis + 1:]
-        return rest if rest else ...
+        self._ref = jax.new_ref(lax.dynamic_index_in_dim(array, position, held_axis, keepdims=False))
+        self.dropped = tuple(sorted(getattr(outer, "dropped", ()) + (axis,)))
+        self.full_shape = getattr(outer, "full_shape", tuple(array.shape))
 
     def __getitem__(self, index):
-        return indexing.get(self._ref, self._local(index), caller_location())
+        return indexing.get(self._ref, _element_index(index, self.dropped), caller_location())
 
     def __setitem__(self, index, new):
-        indexing.set(self._ref, self._local(index), new, caller_location())
+        indexing.set(self._ref, _element_index(index, self.dropped), new, caller_location())
 
     @property
     def shape(self):
@@ -335,13 +350,25 @@ class _Contribution(Box):
 
 
 class _Snapshot(Box):
-    """A variable the body only reads: its value before the loop, as a plain value."""
+    """A variable the body only reads: its value before the loop, as a plain value (indexed like
+    the whole array when it is an element an enclosing prange iteration owns)."""
 
-    __slots__ = ()
+    __slots__ = ("dropped", "full_shape")
 
     def __init__(self, outer: Box):
         super().__init__(outer.value, outer.name, outer.site)
         self.defined = outer.defined
+        self.dropped = getattr(outer, "dropped", ())
+        self.full_shape = getattr(outer, "full_shape", None)
+
+    def __getitem__(self, index):
+        if not self.dropped:
+            return super().__getitem__(index)
+        return self.value[_element_index(index, self.dropped)]
+
+    @property
+    def shape(self):
+        return self.full_shape if self.full_shape is not None else super().shape
 
 
 def _boxes_in(body) -> list:

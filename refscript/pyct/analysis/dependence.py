@@ -47,7 +47,7 @@ class Key(enum.Enum):
     """Annotation keys this analysis leaves on the tree."""
 
     PLAN = "the ParallelPlan of a prange loop (on its For node)"
-    OWNED_ACCESS = "(array name, axis) of a subscript that accesses an owned array element"
+    OWNED_ACCESS = "{prange loop: (array name, axis)} on a subscript that accesses an owned element"
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,12 @@ class ParallelPlan:
 
     `owned` maps each array the body writes to the axis along which iteration
     `i` owns one index; `reductions` maps each reduction variable to its
-    operator (`"+"`, `"*"`, `"min"`, `"max"`).
+    operator (`"+"`, `"*"`, `"min"`, `"max"`). `loop` is the loop's (line,
+    column), which names it in the `OWNED_ACCESS` annotations of its body.
     """
 
     index: str
+    loop: tuple = ()
     owned: dict = field(default_factory=dict)
     reductions: dict = field(default_factory=dict)
 
@@ -95,7 +97,7 @@ def analyze(loop: gast.For) -> ParallelPlan | Dependence:
     walker.block(loop.body, frozenset())
     if walker.problems:
         return walker.problems[0]
-    return _Roles(walker).plan()
+    return _Roles(walker, (loop.lineno, loop.col_offset)).plan()
 
 
 # Affine indices: f(i) = c*i + k, as (c, k) with k a sorted tuple of (term, coefficient).
@@ -280,11 +282,6 @@ class _Walker:
                          "so there are no later iterations to skip",
                          "use range(...) to stop early, or `continue` to skip the rest of one iteration")
             return defined
-        if isinstance(stmt, gast.For) and is_prange_call(stmt.iter):
-            self.problem(stmt, "a prange loop inside a prange loop is not supported",
-                         "make the inner loop a range(...) loop: it runs once per iteration of the outer one, "
-                         "vectorised with it")
-            return defined
         form = _reduction_form(stmt)
         if form is not None and form[0] in self.rebound:
             name, op, operand = form
@@ -448,8 +445,9 @@ class _Walker:
 class _Roles:
     """Gives each name the body changes its role, or finds the dependence that forbids it."""
 
-    def __init__(self, walker: _Walker):
+    def __init__(self, walker: _Walker, loop: tuple):
         self.w = walker
+        self.loop = loop
 
     def plan(self) -> ParallelPlan | Dependence:
         reductions = {}
@@ -465,7 +463,7 @@ class _Roles:
             if isinstance(found, Dependence):
                 return found
             owned[name] = found
-        return ParallelPlan(self.w.index, owned, reductions)
+        return ParallelPlan(self.w.index, self.loop, owned, reductions)
 
     def _scalar(self, name: str):
         """Returns the reduction operator of `name`, None for a private variable, or a Dependence."""
@@ -521,7 +519,9 @@ class _Roles:
         for axis, form in candidates:
             if all(self._form_at(sub, axis) == form for sub, _ in accesses):
                 for sub, _ in accesses:
-                    anno.setanno(sub, Key.OWNED_ACCESS, (name, axis))
+                    marks = dict(anno.getanno(sub, Key.OWNED_ACCESS, {}))  # nested pranges mark it too
+                    marks[self.loop] = (name, axis)
+                    anno.setanno(sub, Key.OWNED_ACCESS, marks)
                 return axis
         axis, form = candidates[0]
         for sub, write in accesses:
