@@ -6,7 +6,8 @@ Four kernels, each written as the loop a Numba user would write:
 
 - `map`: an elementwise map, `c[i] = a[i] * b[i] + 1` (n = 1,000,000);
 - `rows`: a row-wise reduction with an inner loop, `out[i] = sum_j x[i, j]**2`
-  (2,000 x 500);
+  (2,000 x 500); `rows_nested`, the same with the inner loop a prange (its
+  sequential and Numba versions are those of `rows`);
 - `jacobi`: one Jacobi sweep of a 2-D grid, prange over rows, inner loop over
   columns (1,000 x 1,000); `jacobi_nested`, the same with the inner loop a
   prange too (its sequential and Numba versions are those of `jacobi`); and
@@ -86,6 +87,16 @@ def rows_prange(x):
     for i in refscript.prange(x.shape[0]):
         s = 0.0
         for j in range(x.shape[1]):
+            s += x[i, j] * x[i, j]
+        out[i] = s
+    return out
+
+
+def rows_nested_prange(x):
+    out = np.empty(x.shape[0])
+    for i in refscript.prange(x.shape[0]):
+        s = 0.0
+        for j in refscript.prange(x.shape[1]):
             s += x[i, j] * x[i, j]
         out[i] = s
     return out
@@ -238,6 +249,9 @@ KERNELS = {
             "elementwise map, n = {n:,}"),
     "rows": (rows_prange, rows_range, rows_numpy, "rows_parallel",
              lambda n, rng: (rng.standard_normal((n, 500)),), 2_000, 50, "row-wise reduction, {n:,} x 500"),
+    "rows_nested": (rows_nested_prange, rows_range, rows_numpy, "rows_parallel",
+                    lambda n, rng: (rng.standard_normal((n, 500)),), 2_000, 50,
+                    "row-wise reduction (prange over rows and columns), {n:,} x 500"),
     "jacobi": (jacobi_prange, jacobi_range, jacobi_numpy, "jacobi_parallel",
                lambda n, rng: (rng.standard_normal((n, n)),), 1_000, 40,
                "Jacobi sweep (inner loop over columns), {n:,} x {n:,}"),
