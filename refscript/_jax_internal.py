@@ -155,20 +155,38 @@ _SUBJAXPR_PARAMS = {"scan": ("jaxpr",), "while": ("cond_jaxpr", "body_jaxpr"), "
                     "jit": ("jaxpr",), "closed_call": ("call_jaxpr",)}
 
 
-def branches_to_selects(closed_jaxpr):
+def branches_to_selects(closed_jaxpr, checked: bool = False):
     """Returns a ClosedJaxpr computing what the pure `closed_jaxpr` computes, with every `cond`
-    (also inside loops and calls) evaluated as both branches and a `select_n` of their results."""
+    (also inside loops and calls) evaluated as both branches and a `select_n` of their results.
+
+    A `check` (a traced `assert` under `checks=True`) in a branch fails only where the
+    branch is taken; a cond whose branches have a check inside a loop is kept. With
+    `checked` (checkify's automatic index checks will run over the result), the indices
+    a branch uses where it is not taken are replaced by 0, so they cannot fail.
+    """
     import jax
 
     def run(*args):
-        return _eval_selecting(closed_jaxpr.jaxpr, closed_jaxpr.consts, args)
+        return _eval_selecting(closed_jaxpr.jaxpr, closed_jaxpr.consts, args, None, checked)
 
     avals = [v.aval for v in closed_jaxpr.jaxpr.invars]
     specs = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
     return jax.make_jaxpr(run)(*specs)
 
 
-def _eval_selecting(jaxpr, consts, args):
+_CALLS = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr"}
+
+
+# Operands that are indices, by primitive: (first, last + 1) in the equation's operands.
+_INDEX_OPERANDS = {"gather": (1, 2), "dynamic_slice": (1, None), "dynamic_update_slice": (2, None),
+                   "scatter": (1, 2), "scatter-add": (1, 2), "scatter_add": (1, 2), "scatter-mul": (1, 2),
+                   "scatter_mul": (1, 2), "scatter-min": (1, 2), "scatter_min": (1, 2),
+                   "scatter-max": (1, 2), "scatter_max": (1, 2)}
+
+
+def _eval_selecting(jaxpr, consts, args, taken, checked):
+    """Evaluates `jaxpr` with conds as selects; `taken` (a traced bool, or None for always)
+    says whether the code runs at all: checks are masked with it (and, if `checked`, indices)."""
     from jax import lax
 
     env = {}
@@ -181,22 +199,94 @@ def _eval_selecting(jaxpr, consts, args):
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
-        if name == "cond":
+        params = dict(eqn.params)
+        outs = None
+        if name == "cond" and not any(_has_primitive(b.jaxpr, "check", in_loops_only=True)
+                                      for b in params["branches"]):
             index, *operands = values
-            branches = eqn.params["branches"]
-            results = [_eval_selecting(b.jaxpr, b.consts, operands) for b in branches]
+            branches = params["branches"]
             index = lax.clamp(lax.full_like(index, 0), index, lax.full_like(index, len(branches) - 1))
+            results = []
+            for k, branch in enumerate(branches):
+                runs = index == k if taken is None else lax.bitwise_and(index == k, taken)
+                results.append(_eval_selecting(branch.jaxpr, branch.consts, operands, runs, checked))
             outs = [lax.select_n(index, *cases) if len(cases) > 1 else cases[0] for cases in zip(*results)]
-        else:
-            params = dict(eqn.params)
-            for key in _SUBJAXPR_PARAMS.get(name, ()):
+        elif name in _CALLS and taken is not None and _has_primitive(params[_CALLS[name]].jaxpr, "check"):
+            sub = params[_CALLS[name]]
+            outs = _eval_selecting(sub.jaxpr, sub.consts, values, taken, checked)
+        elif name == "check" and taken is not None:
+            values = _masked_check(values, params["err_tree"], taken)
+        elif checked and taken is not None and name in _CALLS:
+            sub = params[_CALLS[name]]
+            outs = _eval_selecting(sub.jaxpr, sub.consts, values, taken, checked)
+        elif checked and taken is not None and name in _INDEX_OPERANDS:
+            first, last = _INDEX_OPERANDS[name]
+            last = len(values) if last is None else last
+            values = values[:first] + [_zero_unless(taken, v) for v in values[first:last]] + values[last:]
+        elif checked and taken is not None and name == "scan":
+            outs = _scan_when(eqn.primitive, taken, values, params, checked)
+        if outs is None:
+            for key in _SUBJAXPR_PARAMS.get(name, ()) if name != "cond" else ():
                 if isinstance(params.get(key), _core.ClosedJaxpr) and has_cond(params[key].jaxpr):
-                    params[key] = branches_to_selects(params[key])
+                    params[key] = branches_to_selects(params[key], checked)
             outs = eqn.primitive.bind(*values, **eqn.primitive.get_bind_params(params))
             if not eqn.primitive.multiple_results:
                 outs = [outs]
         env.update(zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
+
+
+def _zero_unless(taken, index):
+    """`index` where `taken`, else 0 (an index every non-empty axis has)."""
+    import jax.numpy as jnp
+
+    return jnp.where(taken, index, jnp.zeros_like(index))
+
+
+def _scan_when(scan, taken, values, params, checked):
+    """A `scan` inside a branch evaluated as a select: its body told whether the branch is taken."""
+    import jax
+    from jax import lax
+
+    body = params["jaxpr"]
+    avals = [v.aval for v in body.jaxpr.invars]
+
+    def run(flag, *args):
+        return _eval_selecting(body.jaxpr, body.consts, args, flag, checked)
+
+    specs = [jax.ShapeDtypeStruct((), bool)]
+    specs += [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
+    new_body = jax.make_jaxpr(run)(*specs)
+    new_params = dict(params, jaxpr=new_body, num_consts=params["num_consts"] + 1)
+    return scan.bind(lax.convert_element_type(taken, bool), *values, **new_params)
+
+
+def _masked_check(values, err_tree, taken):
+    """The operands of a `check` that fails only where `taken`: checkify's `Error` pytree
+    (`jax._src.checkify.Error`, its `_pred` dict of failure flags, in 0.10.2)."""
+    import dataclasses
+
+    from jax import lax
+    from jax import tree_util
+
+    error = tree_util.tree_unflatten(err_tree, values)
+    flags = {key: lax.bitwise_and(flag, taken) for key, flag in error._pred.items()}
+    return tree_util.tree_leaves(dataclasses.replace(error, _pred=flags))
+
+
+def _has_primitive(jaxpr, name: str, in_loops_only: bool = False) -> bool:
+    """Whether `jaxpr` binds primitive `name` (inside a scan or while loop only, if asked)."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == name and not in_loops_only:
+            return True
+        subs = [eqn.params.get(key) for key in _SUBJAXPR_PARAMS.get(eqn.primitive.name, ())]
+        subs += list(eqn.params.get("branches", ()))
+        in_loop = eqn.primitive.name in ("scan", "while")
+        for sub in subs:
+            if isinstance(sub, _core.ClosedJaxpr) and _has_primitive(
+                    sub.jaxpr, name, in_loops_only and not in_loop):
+                return True
+    return False
 
 
 def has_cond(jaxpr) -> bool:
@@ -255,9 +345,10 @@ class _Lanes:
 
         values = self.values
         n = values.shape[0]
-        step = values[1] - values[0] if n > 1 else np.zeros_like(values[0])
+        stepping = n > 1 and values.dtype != np.bool_
+        step = values[1] - values[0] if stepping else None
         ramp = np.arange(n).reshape((n,) + (1,) * (values.ndim - 1))
-        if n > 1 and np.array_equal(values, values[0] + ramp * step):
+        if stepping and np.array_equal(values, values[0] + ramp * step):
             iota = lax.broadcasted_iota(values.dtype, values.shape, 0)
             array = iota * jnp.asarray(step, values.dtype) + jnp.asarray(values[0], values.dtype)
         else:
@@ -546,3 +637,90 @@ def _varying_outputs(jaxpr, in_varies):
             outs = [any(ins)] * len(eqn.outvars)
         varies.update(zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
+
+
+# Reading the jaxpr of one loop iteration (refscript/runtime/streaming.py).
+#
+# The linear-time lowering of loops reads the jaxpr of one iteration of a loop
+# body: which Refs it reads and writes at which indices, and which equations
+# compute those indices from the iteration number; then it evaluates that jaxpr
+# itself, equation by equation, inside a `lax.scan`. This uses the `tree`
+# parameter of the state primitives `get`/`swap`/`addupdate` (the treedef of
+# their index transforms, whose leaves follow the Ref, and the value for
+# swap/addupdate, in `invars`), the `NDIndexer`/`Slice` classes of
+# `jax._src.state.indexing`, `core.Literal`, and re-binding an equation with its
+# source information and context as `core.eval_jaxpr` does, so errors and
+# checks still name the user's line. Tested on 0.10.2.
+
+Literal = _core.Literal
+
+
+def ref_access(eqn):
+    """Returns `(kind, value, index)` for an equation that reads or writes a Ref (else None):
+    kind "get", "swap" or "addupdate"; `value` the atom written or added (None for get);
+    `index` one entry per axis of the Ref: an atom (an integer index), a Python
+    `slice` with static bounds, or None (a slice with traced bounds). `index` is None
+    for an access through more than one index transform (a view of a view)."""
+    from jax._src.state import indexing as _indexing
+
+    kind = eqn.primitive.name
+    if kind not in ("get", "swap", "addupdate"):
+        return None
+    value = None if kind == "get" else eqn.invars[1]
+    leaves = eqn.invars[1:] if kind == "get" else eqn.invars[2:]
+    transforms = _tree_unflatten(eqn.params["tree"], leaves)
+    shape = eqn.invars[0].aval.shape
+    if len(transforms) == 0:
+        return kind, value, tuple(slice(0, size, 1) for size in shape)
+    if len(transforms) != 1 or not isinstance(transforms[0], _indexing.NDIndexer):
+        return kind, value, None
+    index = []
+    for item in transforms[0].indices:
+        if isinstance(item, _indexing.Slice):
+            start, size = (_static_int(v) for v in (item.start, item.size))
+            stride = item.stride
+            if start is None or size is None:
+                index.append(None)
+            else:
+                index.append(slice(start, start + (size - 1) * stride + 1, stride))
+        else:
+            index.append(item)
+    return kind, value, tuple(index)
+
+
+def _tree_unflatten(treedef, leaves):
+    import jax
+
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _static_int(value):
+    if isinstance(value, Literal):
+        value = value.val
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return int(value)
+    return None
+
+
+def bind_equation(eqn, values) -> list:
+    """Returns the outputs of `eqn`'s primitive applied to `values`, bound with the equation's
+    parameters, source line and context (as `core.eval_jaxpr` binds it)."""
+    from jax._src import source_info_util as _source_info
+
+    params = eqn.primitive.get_bind_params(eqn.params)
+    name_stack = _source_info.current_name_stack() + eqn.source_info.name_stack
+    with _source_info.user_context(eqn.source_info.traceback, name_stack=name_stack), eqn.ctx.manager:
+        outs = eqn.primitive.bind(*values, **params)
+    return list(outs) if eqn.primitive.multiple_results else [outs]
+
+
+def called_jaxpr(eqn):
+    """Returns the ClosedJaxpr a call equation (`pjit`/`jit`/`closed_call`) runs, else None."""
+    name = eqn.primitive.name
+    if name in ("pjit", "jit"):
+        return eqn.params["jaxpr"]
+    if name == "closed_call":
+        return eqn.params["call_jaxpr"]
+    return None

@@ -522,6 +522,37 @@ def test_inner_prange_bounded_by_outer_index_is_an_error():
     assert info.value.location.lineno == _line_of(inner_bound_from_outer_index, "# <- here")
 
 
+def guarded(x):
+    y = np.zeros_like(x)
+    for i in refscript.prange(x.shape[0]):
+        if x[i] > 0:
+            assert x[i] > 0, "never fails where the branch runs"
+            y[i] = x[i]
+        if i + 1 < x.shape[0]:
+            y[i] += x[i + 1]  # out of bounds only where the branch does not run
+            for k in range(2):
+                y[i] += x[i + k] * k
+        for j in range(x.shape[0] - i):  # a masked loop: its extra steps would read past the end
+            y[i] += x[i + j] * 0.5
+    return y
+
+
+def unguarded(x):
+    y = np.zeros_like(x)
+    for i in refscript.prange(x.shape[0]):
+        y[i] = x[i + 1]
+    return y
+
+
+def test_checks_only_fail_where_code_runs(rng):
+    x = rng.standard_normal(5)
+    check(guarded, x, checks=True)
+    with pytest.raises(IndexError):
+        unguarded(x.copy())
+    with pytest.raises(IndexError, match="out of bounds"):
+        refscript.jit(unguarded, checks=True)(x)
+
+
 # Transformations.
 
 

@@ -139,7 +139,7 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     closed = jax.make_jaxpr(one_iteration)(scalar, *[scalar for _ in owned_boxes])
     pure = _jax_internal.dead_code_removed(_jax_internal.discharge_state(closed))
     if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
-        pure = _jax_internal.branches_to_selects(pure)
+        pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
 
