@@ -563,14 +563,38 @@ def chart(rows, path) -> str | None:
         ax.set_title(f"{size} size: speedup over NumPy (log scale)")
         ax.set_yticks(range(len(kernels)))
         ax.set_yticklabels(kernels)
-        ax.invert_yaxis()
         ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0][0].invert_yaxis()  # the axes share y: inverting one inverts all; first kernel on top
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(kinds), frameon=False)
     fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return None
+
+
+def write_reports(rows, machine, command, markdown_path, chart_path):
+    """Writes the Markdown table and, with matplotlib, the chart it links to."""
+    chart_note = chart(rows, chart_path)
+    if chart_note is None:
+        chart_note = f"![Speedups over NumPy]({Path(chart_path).name})"
+    else:
+        print(chart_note)
+    Path(markdown_path).write_text(markdown(rows, machine, command, chart_note))
+
+
+def refscript_revision() -> str:
+    """The commit of the refscript being measured, and whether refscript/ has uncommitted changes."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "refscript"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {commit}" + (" with uncommitted changes in refscript/" if dirty else "")
 
 
 def main(argv=None) -> int:
@@ -585,7 +609,13 @@ def main(argv=None) -> int:
     parser.add_argument("--chart", default=str(ROOT / "docs" / "benchmarks.png"), metavar="PATH",
                         help="where to draw the chart (default docs/benchmarks.png)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw rows as JSON")
+    parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        write_reports(saved["rows"], saved["machine"], saved.get("command", "python benchmarks/kernels.py"),
+                      args.markdown, args.chart)
+        return 0
 
     settings = QUICK if args.quick else FULL
     sizes = args.sizes.split(",") if args.sizes else (["small"] if args.quick else list(SIZE_NAMES))
@@ -601,6 +631,7 @@ def main(argv=None) -> int:
 
     use_numba = not args.no_numba
     machine = _timing.machine_description()
+    machine["refscript"] = refscript_revision()
     print("; ".join(f"{k} {v}" for k, v in machine.items()), flush=True)
     if use_numba and numba_module() is None:
         print("numba is not importable: its column will be empty (pip install -e '.[bench]')", flush=True)
@@ -633,14 +664,9 @@ def main(argv=None) -> int:
         command += f" --sizes {args.sizes}"
     if args.only:
         command += f" --only {args.only}"
-    chart_note = chart(rows, args.chart)
-    if chart_note is None:
-        chart_note = f"![Speedups over NumPy]({Path(args.chart).name})"
-    else:
-        print(chart_note)
-    Path(args.markdown).write_text(markdown(rows, machine, command, chart_note))
+    write_reports(rows, machine, command, args.markdown, args.chart)
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"machine": machine, "command": command, "rows": rows}, indent=1))
     for size, g in summary(rows).items():
         print(f"geomean {size}: refscript/hand JAX {_x(g['refscript / hand JAX'])}, refscript speedup vs NumPy "
               f"{_x(g['refscript speedup vs NumPy'], 1)}, hand JAX speedup {_x(g['hand JAX speedup vs NumPy'], 1)}, "

@@ -64,9 +64,9 @@ def test_check_port_notices_a_wrong_port():
 
 
 def test_quick_run_writes_the_table(tmp_path, capsys):
-    markdown, chart = tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
+    markdown, chart, rows = tmp_path / "benchmarks.md", tmp_path / "benchmarks.png", tmp_path / "rows.json"
     status = harness.main(["--quick", "--only", "prefix_sum,histogram", "--rounds", "1",
-                           "--markdown", str(markdown), "--chart", str(chart)])
+                           "--markdown", str(markdown), "--chart", str(chart), "--json", str(rows)])
     assert status == 0
     text = markdown.read_text()
     for name in ("prefix_sum", "histogram"):
@@ -79,6 +79,10 @@ def test_quick_run_writes_the_table(tmp_path, capsys):
     assert chart.exists() or "matplotlib is not installed" in text
     out = capsys.readouterr().out
     assert "geomean small" in out
+
+    again = tmp_path / "again.md"
+    assert harness.main(["--replot", str(rows), "--markdown", str(again), "--chart", str(tmp_path / "a.png")]) == 0
+    assert again.read_text() == text.replace("(benchmarks.png)", "(a.png)")
 
 
 def test_a_mismatching_port_is_not_timed_and_fails_the_run(tmp_path, monkeypatch):
