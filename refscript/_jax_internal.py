@@ -159,10 +159,11 @@ def branches_to_selects(closed_jaxpr, checked: bool = False):
     """Returns a ClosedJaxpr computing what the pure `closed_jaxpr` computes, with every `cond`
     (also inside loops and calls) evaluated as both branches and a `select_n` of their results.
 
-    A `check` (a traced `assert` under `checks=True`) in a branch fails only where the
-    branch is taken; a cond whose branches have a check inside a loop is kept. With
-    `checked` (checkify's automatic index checks will run over the result), the indices
-    a branch uses where it is not taken are replaced by 0, so they cannot fail.
+    With `checked` (the function runs under `checks=True`: its asserts are `check`s, and
+    checkify's automatic index checks will run over the result), a `check` in a branch
+    fails only where the branch is taken, and the indices a branch uses where it is not
+    taken are replaced by 0, so they cannot fail (also in its calls and inner scans; a
+    cond with a check inside a while loop is kept as a cond).
     """
     import jax
 
@@ -201,8 +202,7 @@ def _eval_selecting(jaxpr, consts, args, taken, checked):
         name = eqn.primitive.name
         params = dict(eqn.params)
         outs = None
-        if name == "cond" and not any(_has_primitive(b.jaxpr, "check", in_loops_only=True)
-                                      for b in params["branches"]):
+        if name == "cond" and not any(_check_in_while(b.jaxpr) for b in params["branches"]):
             index, *operands = values
             branches = params["branches"]
             index = lax.clamp(lax.full_like(index, 0), index, lax.full_like(index, len(branches) - 1))
@@ -211,14 +211,11 @@ def _eval_selecting(jaxpr, consts, args, taken, checked):
                 runs = index == k if taken is None else lax.bitwise_and(index == k, taken)
                 results.append(_eval_selecting(branch.jaxpr, branch.consts, operands, runs, checked))
             outs = [lax.select_n(index, *cases) if len(cases) > 1 else cases[0] for cases in zip(*results)]
-        elif name in _CALLS and taken is not None and _has_primitive(params[_CALLS[name]].jaxpr, "check"):
+        elif name in _CALLS and taken is not None and checked:  # inlined, so what is inside is masked
             sub = params[_CALLS[name]]
             outs = _eval_selecting(sub.jaxpr, sub.consts, values, taken, checked)
         elif name == "check" and taken is not None:
             values = _masked_check(values, params["err_tree"], taken)
-        elif checked and taken is not None and name in _CALLS:
-            sub = params[_CALLS[name]]
-            outs = _eval_selecting(sub.jaxpr, sub.consts, values, taken, checked)
         elif checked and taken is not None and name in _INDEX_OPERANDS:
             first, last = _INDEX_OPERANDS[name]
             last = len(values) if last is None else last
@@ -274,18 +271,16 @@ def _masked_check(values, err_tree, taken):
     return tree_util.tree_leaves(dataclasses.replace(error, _pred=flags))
 
 
-def _has_primitive(jaxpr, name: str, in_loops_only: bool = False) -> bool:
-    """Whether `jaxpr` binds primitive `name` (inside a scan or while loop only, if asked)."""
+def _check_in_while(jaxpr, in_while: bool = False) -> bool:
+    """Whether `jaxpr` has a `check` inside a while loop (where a branch cannot mask it)."""
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == name and not in_loops_only:
+        if eqn.primitive.name == "check" and in_while:
             return True
         subs = [eqn.params.get(key) for key in _SUBJAXPR_PARAMS.get(eqn.primitive.name, ())]
         subs += list(eqn.params.get("branches", ()))
-        in_loop = eqn.primitive.name in ("scan", "while")
-        for sub in subs:
-            if isinstance(sub, _core.ClosedJaxpr) and _has_primitive(
-                    sub.jaxpr, name, in_loops_only and not in_loop):
-                return True
+        inner = in_while or eqn.primitive.name == "while"
+        if any(isinstance(sub, _core.ClosedJaxpr) and _check_in_while(sub.jaxpr, inner) for sub in subs):
+            return True
     return False
 
 
