@@ -43,6 +43,7 @@ def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
 
 
 def is_parallel(node) -> bool:
+    """Whether `node` is a prange loop the dependence analysis accepted."""
     return anno.hasanno(node, dependence.Key.PLAN)
 
 
