@@ -75,6 +75,7 @@ class JitFunction:
         self._static_scalars = static_scalars
         self.unrolled_loops: list = []  # (location, why) of loops unrolled at the last trace
         self.masked_slices: list = []  # locations of slices with traced bounds (masked windows)
+        self.streamed_loops: list = []  # StreamedLoop(location, arrays, ...) of loops streamed (linear-time grad)
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
@@ -212,6 +213,7 @@ class JitFunction:
         self.unchecked_assertions = list(session.unchecked_assertions)
         self.unrolled_loops = list(session.unrolled_loops)
         self.masked_slices = list(session.masked_slices)
+        self.streamed_loops = list(session.streamed_loops)
         self.run_time_loops = list(session.dynamic_loops)
         pure = _jax_internal.discharge_state(closed)
         flat = jax.tree_util.tree_leaves(dynamic)
@@ -414,6 +416,7 @@ def lowering_decisions(fn, *args, **kwargs) -> list:
     decisions += [(location, f"{kind} loop with a run-time trip count (while_loop; forward-mode "
                              "differentiation only)") for location, kind in session.dynamic_loops]
     decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]
+    decisions += [(loop.location, "loop streamed: " + loop.describe()) for loop in session.streamed_loops]
     return sorted(decisions, key=lambda item: (item[0].lineno, item[0].col_offset))
 
 

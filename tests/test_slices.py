@@ -119,7 +119,7 @@ def test_traced_slices_are_masked_not_unrolled(fn, make, rng):
     # One loop per source loop, whatever n is: the jaxpr does not grow with n.
     small = str(refscript.make_jaxpr(fn, discharged=True)(*make(rng, 6)))
     large = str(refscript.make_jaxpr(fn, discharged=True)(*make(rng, 40)))
-    assert len(large.splitlines()) == len(small.splitlines())
+    assert large.count(" = ") == small.count(" = ")  # equations (long ones print on several lines)
 
 
 def test_traced_slice_bound_from_data(rng):

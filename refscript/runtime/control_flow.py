@@ -38,7 +38,7 @@ from refscript.errors import (
     caller_location,
     location_in_traceback,
 )
-from refscript.runtime import tracing
+from refscript.runtime import streaming, tracing
 from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
 
 # Above this trip count a static loop whose body needs Python values is not
@@ -220,7 +220,8 @@ def _static_length_loop(sequence: Sequence, body, writes, location: Location) ->
 
 
 def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None:
-    """Emits `fori_loop(0, length)` running `body(item(k))`."""
+    """Emits `fori_loop(0, length)` running `body(item(k))`; with a static length, a scan
+    streaming element reads and writes where it can (`runtime/streaming.py`)."""
     _materialize(writes, location)
 
     def loop_body(k, carry):
@@ -228,6 +229,10 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
+    if _is_static(sequence.length):
+        names = streaming.box_names(body, writes)
+        streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
+        return
     lax.fori_loop(0, sequence.length, loop_body, None)
 
 

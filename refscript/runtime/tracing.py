@@ -34,6 +34,7 @@ class Session:
     dynamic_loops: list = field(default_factory=list)
     unrolled_loops: list = field(default_factory=list)
     masked_slices: list = field(default_factory=list)  # locations of slices with traced bounds
+    streamed_loops: list = field(default_factory=list)  # runtime/streaming.StreamedLoop records
     depth: int = 0
     checks: bool = False  # whether traced `assert`s are checked at run time
     argument_boxes: dict = field(default_factory=dict)  # parameter name -> its argument box
@@ -47,6 +48,7 @@ class Session:
         self.dynamic_loops.clear()
         self.unrolled_loops.clear()
         self.masked_slices.clear()
+        self.streamed_loops.clear()
         self.unchecked_assertions.clear()
         self.argument_boxes.clear()
 
@@ -61,6 +63,10 @@ class Session:
     def note_window(self, location: Location) -> None:
         if location is not None and location not in self.masked_slices:
             self.masked_slices.append(location)
+
+    def note_streamed_loop(self, record) -> None:
+        if all(r.location != record.location for r in self.streamed_loops):
+            self.streamed_loops.append(record)
 
     def note_unrolled_loop(self, location: Location, reason: str) -> None:
         if (location, reason) not in self.unrolled_loops:
