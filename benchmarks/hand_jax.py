@@ -8,17 +8,14 @@ kernel of the same name by hand, keeping its algorithm and its loops:
   `while_loop`) for the triangular loops of linear algebra, `lax.while_loop` for
   a data-dependent `while`, `lax.scan` for a loop that produces one value per
   step. A loop over Python ints known when tracing (the FFT's stages, the
-  doubling offsets of a prefix scan) stays a Python loop. One exception: the
-  FFT's block and butterfly loops are fused into one loop per stage, since
-  entering an inner loop that carries the array n/length times costs more
-  than the butterflies;
+  doubling offsets of a prefix scan) stays a Python loop;
 - the carry holds what the loop changes, and a scalar that the NumPy code
   writes back to an array on every step only to read it again (an accumulator)
   is carried as a scalar;
 - an array write at traced indices is one `lax.dynamic_update_slice` (`put`), which
   XLA does in place inside a loop (`.at[i].set` would be a `scatter`, slower on
   CPU), and two writes into one array in one step are one `scatter` (two updates
-  in a row make XLA copy the whole array on every step); scalar `if`s are
+  in a row can make XLA copy the whole array on every step); scalar `if`s are
   `jnp.where` selects, and a NumPy slice whose bounds depend on a loop index
   becomes a full-length operation with a mask or a padded `lax.dynamic_slice`.
 
@@ -509,17 +506,19 @@ def fft(x):
         half = length // 2
         w = np.exp(-2j * np.pi / length)
 
-        # The block loop and the butterfly loop as one loop over the n/2 butterflies of the
-        # stage, so the array is not carried into an inner loop n/length times.
-        def butterfly(t, carry, length=length, half=half, w=w):
-            a, wk = carry
-            start, k = (t // half) * length, t % half
-            wk = jnp.where(k == 0, 1.0 + 0.0j, wk)  # `wk = 1.0 + 0.0j` at the start of each block
-            u = a[start + k]
-            v = a[start + k + half] * wk
-            return a.at[jnp.stack([start + k, start + k + half])].set(jnp.stack([u + v, u - v])), wk * w
+        def block(b, a, length=length, half=half, w=w):
+            start = b * length
 
-        a, _ = fori(0, n // 2, butterfly, (a, jnp.asarray(1.0 + 0.0j)))
+            def butterfly(k, carry):
+                a, wk = carry
+                u = a[start + k]
+                v = a[start + k + half] * wk
+                both = jnp.stack([start + k, start + k + half])
+                return a.at[both].set(jnp.stack([u + v, u - v])), wk * w
+
+            return fori(0, half, butterfly, (a, jnp.asarray(1.0 + 0.0j)))[0]
+
+        a = fori(0, n // length, block, a)
         length *= 2
     return a, ()
 
