@@ -97,6 +97,14 @@ def written_twice(b):
     return a
 
 
+def leapfrog(b):
+    a = b.copy()
+    for i in range(b.shape[0] - 1):
+        a[i] = a[i] + b[i]  # a[i] was written by the iteration before (below), except a[0]
+        a[i + 1] = np.cos(a[i]) * 0.5  # overwritten next iteration, except the last one
+    return a
+
+
 def items(b):
     out = np.zeros_like(b)
     for i, x in enumerate(b):
@@ -120,6 +128,7 @@ STREAMED = [
     (coupled, (12,), ("x", "y")),
     (reads_ahead, (12,), ("a",)),
     (written_twice, (12,), ("a",)),
+    (leapfrog, (12,), ("a",)),
     (items, (12,), ("out",)),
 ]
 
@@ -321,3 +330,26 @@ def test_backward_loop_works_on_elements(fn, shape, monkeypatch):
     monkeypatch.setattr(streaming, "ENABLED", False)  # the plain lowering: whole arrays per iteration
     plain = jax.make_jaxpr(jax.grad(_loss(refscript.jit(fn))))(x).jaxpr
     assert _largest_in_loops(plain) >= int(np.prod(shape))
+
+
+def test_stepping_analysis_agrees_with_sorting():
+    """The shortcut for accesses `c + step * k` gives what sorting all accesses gives."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        length = int(rng.integers(2, 12))
+        step = int(rng.choice([1, -1, 2, -3]))
+        kinds = rng.choice(["get", "swap", "addupdate"], size=int(rng.integers(1, 5)))
+        accesses = [(m, str(kind), None, kind != "swap" or bool(rng.integers(2))) for m, kind in enumerate(kinds)]
+        elements = [int(rng.integers(-4, 5)) + step * np.arange(length) for _ in accesses]
+        assert streaming._common_step(elements) == step
+        fast = streaming._sources_stepping(accesses, elements, length)
+        general = streaming._sources_sorted(accesses, elements, length)
+        assert general is not None
+        assert fast[1].keys() == general[1].keys()
+        for m in fast[1]:
+            np.testing.assert_array_equal(fast[1][m], general[1][m])
+        assert fast[0].keys() == general[0].keys()
+        for m, (source, lag, sourced) in fast[0].items():
+            np.testing.assert_array_equal(sourced, general[0][m][2])
+            if sourced.any():
+                assert (source, lag) == general[0][m][:2]

@@ -149,6 +149,7 @@ class _Plan:
     hoisted: list  # positions of loop-invariant equations, computed once before the loop
     accesses: dict  # equation position -> _Array
     needed: set = field(default_factory=set)  # positions of the equations still evaluated
+    live: set = field(default_factory=set)  # the values they read
 
 
 def _plan(closed, length: int) -> _Plan | None:
@@ -168,13 +169,14 @@ def _plan(closed, length: int) -> _Plan | None:
         return None
     accesses = {position: a for a in arrays for position in (*a.reads, *a.writes)}
     plan = _Plan(arrays, gathered, hoisted, accesses)
-    plan.needed = _needed(jaxpr, plan)
+    plan.needed, plan.live = _needed(jaxpr, plan)
     return plan
 
 
-def _needed(jaxpr, plan: _Plan) -> set:
-    """Positions of the equations the streamed loop still evaluates: those with effects or
-    whose results are used, leaving out the index arithmetic of the streamed accesses."""
+def _needed(jaxpr, plan: _Plan):
+    """Returns the positions of the equations the streamed loop still evaluates (those with
+    effects or whose results are used, leaving out the index arithmetic of the streamed
+    accesses), and the values they read."""
     live, needed = set(), set()
     for position in reversed(range(len(jaxpr.eqns))):
         eqn = jaxpr.eqns[position]
@@ -195,7 +197,7 @@ def _needed(jaxpr, plan: _Plan) -> set:
         else:
             continue
         live.update(v for v in ins if not isinstance(v, _jax_internal.Literal))
-    return needed
+    return needed, live
 
 
 def _ref_accesses(jaxpr) -> dict:
@@ -258,6 +260,80 @@ def _trace_values(array: _Array, accesses, elements, length: int) -> bool:
     """Fills in, for every read, which write's value it sees in each iteration (or the
     array's value before the loop), and for every write, which of its values are final.
     Returns False when some read's source is not one write at one distance."""
+    found = _sources_stepping(accesses, elements, length) if _common_step(elements) else None
+    if found is None:
+        found = _sources_sorted(accesses, elements, length)
+    if found is None:
+        return False
+    sources, finals = found
+    for m, final in finals.items():
+        array.writes[accesses[m][0]] = _Write(elements[m], final)
+    virtual = {}  # write position -> {carry slot: element it starts with}
+    for m, (source, lag, sourced) in sources.items():
+        if source is not None and lag > MAX_LAG:
+            return False
+        read = _Read(None if source is None else accesses[source][0], lag)
+        if not sourced.all():
+            read.before = elements[m]
+            if read.source is not None and not _starts_carry(read, elements[m], sourced, virtual, length):
+                read.flags = ~sourced
+        array.reads[accesses[m][0]] = read
+    for position, write in array.writes.items():
+        write.depth = max((r.lag for r in array.reads.values() if r.source == position), default=0)
+        slots = virtual.get(position, {})
+        write.virtual = np.array([slots.get(j, -1) for j in range(write.depth)], dtype=np.int64)
+    return True
+
+
+def _common_step(elements) -> int:
+    """The step shared by all element sequences if each steps evenly by it (0 if not)."""
+    first = elements[0]
+    step = int(first[1] - first[0]) if len(first) > 1 else 0
+    if step == 0:
+        return 0
+    ramp = step * np.arange(len(first), dtype=np.int64)
+    return step if all(np.array_equal(e, e[0] + ramp) for e in elements) else 0
+
+
+def _sources_stepping(accesses, elements, length: int):
+    """`_sources_sorted` when every access touches element `c + step * k` in iteration k.
+
+    Access w touches the element a read touches in iteration k in iteration
+    k + delta (a constant). Of the writes that come before the read, the latest is
+    the one with the largest delta (then the latest in the body), and it exists from
+    iteration -delta on: so each read sees one write at one distance, or none."""
+    step = int(elements[0][1] - elements[0][0])
+    offsets = [int(e[0]) for e in elements]
+    writes = [w for w, (_, kind, _, _) in enumerate(accesses) if kind != "get"]
+
+    def delta(of, to):  # iterations from access `of`'s visit of an element to access `to`'s
+        gap = offsets[of] - offsets[to]
+        return gap // step if gap % step == 0 else None
+
+    sources = {}
+    for r, (_, _, _, reads) in enumerate(accesses):
+        if not reads:
+            continue
+        before = [(d, w) for w in writes if (d := delta(r, w)) is not None and (d < 0 or (d == 0 and w < r))]
+        if not before:
+            sources[r] = (None, 0, np.zeros(length, bool))
+            continue
+        d, w = max(before)
+        lag = -d
+        sourced = np.arange(length) >= lag
+        sources[r] = (w, lag, sourced) if sourced.any() else (None, 0, sourced)
+    finals = {}
+    for w in writes:
+        later = [d for v in writes if (d := delta(w, v)) is not None and (d > 0 or (d == 0 and v > w))]
+        finals[w] = np.arange(length) >= length - min(later) if later else np.ones(length, bool)
+    return sources, finals
+
+
+def _sources_sorted(accesses, elements, length: int):
+    """Returns `(sources, finals)`: for each reading access m, `(w, lag, sourced)`: it sees
+    the value access w wrote `lag` iterations before in the iterations `sourced` (and the
+    array's value before the loop in the others; w None if in all); for each writing access,
+    in which iterations its write is final. None when a read's source or distance varies."""
     count = len(accesses)
     iterations = np.arange(length, dtype=np.int64)
     events = []  # (time, element, is_write, access number) for all iterations
@@ -273,7 +349,7 @@ def _trace_values(array: _Array, accesses, elements, length: int) -> bool:
     access = np.concatenate([np.full(length, e[3]) for e in events])
     k = np.tile(iterations, len(events))
     order = np.lexsort((time, element))  # by element, then time
-    time, element, is_write, access, k = (a[order] for a in (time, element, is_write, access, k))
+    element, is_write, access, k = (a[order] for a in (element, is_write, access, k))
     # For each event, the last write of the same element at or before it.
     latest = np.maximum.accumulate(np.where(is_write, np.arange(len(order)), -1))
     found = (latest >= 0) & (element[np.maximum(latest, 0)] == element)
@@ -282,40 +358,29 @@ def _trace_values(array: _Array, accesses, elements, length: int) -> bool:
     overwritten = np.zeros(len(order), bool)
     overwritten[writes_at[:-1]] = element[writes_at[1:]] == element[writes_at[:-1]]
 
-    for m, (position, kind, _, _) in enumerate(accesses):
+    finals = {}
+    for m, (_, kind, _, _) in enumerate(accesses):
         if kind != "get":
             mine = is_write & (access == m)
-            final = np.zeros(length, bool)
-            final[k[mine]] = ~overwritten[mine]
-            array.writes[position] = _Write(elements[m], final)
-
-    virtual = {}  # write position -> {carry slot: element it starts with}
-    for m, (position, _, _, reads) in enumerate(accesses):
+            finals[m] = np.zeros(length, bool)
+            finals[m][k[mine]] = ~overwritten[mine]
+    sources = {}
+    for m, (_, _, _, reads) in enumerate(accesses):
         if not reads:
             continue
         mine = ~is_write & (access == m)
         sourced = np.zeros(length, bool)
         sourced[k[mine]] = found[mine]
-        read = _Read()
-        if sourced.any():
-            source_events = latest[mine & found]
-            sources = np.unique(access[source_events])
-            lags = np.unique(k[mine & found] - k[source_events])
-            if len(sources) != 1 or len(lags) != 1 or lags[0] > MAX_LAG:
-                return False
-            read.source = accesses[int(sources[0])][0]
-            read.lag = int(lags[0])
-        if not sourced.all():
-            read.before = elements[m]
-            if read.source is not None and not _starts_carry(read, elements[m], sourced, virtual, length):
-                read.flags = ~sourced
-        array.reads[position] = read
-
-    for position, write in array.writes.items():
-        write.depth = max((r.lag for r in array.reads.values() if r.source == position), default=0)
-        slots = virtual.get(position, {})
-        write.virtual = np.array([slots.get(j, -1) for j in range(write.depth)], dtype=np.int64)
-    return True
+        if not sourced.any():
+            sources[m] = (None, 0, sourced)
+            continue
+        source_events = latest[mine & found]
+        writers = np.unique(access[source_events])
+        lags = np.unique(k[mine & found] - k[source_events])
+        if len(writers) != 1 or len(lags) != 1:
+            return None
+        sources[m] = (int(writers[0]), int(lags[0]), sourced)
+    return sources, finals
 
 
 def _starts_carry(read: _Read, elements, sourced, virtual: dict, length: int) -> bool:
@@ -485,22 +550,32 @@ def _emit(closed, plan: _Plan, length: int) -> None:
         operand = outer[jaxpr.eqns[position].invars[0]]
         inputs[position, "window"] = _windows(xs, operand, gathered, length)
     elements, registers = {}, {}
+
+    def before_loop(array):
+        """The array's elements as they are before the loop (read when first needed)."""
+        if array.var not in elements:
+            elements[array.var] = _elements(outer[array.var][...], array.axes)
+        return elements[array.var]
+
     for array in plan.arrays:
-        elements[array.var] = flat = _elements(outer[array.var][...], array.axes)
+        shape, dtype = _element_type(array)
         for position, r in array.reads.items():
             if r.before is not None:
-                inputs[position, "before"] = _per_iteration(xs, flat, r.before)
+                inputs[position, "before"] = _per_iteration(xs, before_loop(array), r.before)
             if r.flags is not None:
                 xs.append(jnp.asarray(r.flags))
                 inputs[position, "flags"] = ("x", len(xs) - 1)
         for position, w in array.writes.items():
             if w.depth:
                 registers[position] = tuple(
-                    flat[int(e)] if e >= 0 else jnp.zeros(flat.shape[1:], flat.dtype) for e in w.virtual)
+                    before_loop(array)[int(e)] if e >= 0 else jnp.zeros(shape, dtype) for e in w.virtual)
     emitted = [position for a in plan.arrays for position, w in a.writes.items() if w.final.any()]
 
+    # The iteration number is carried only if the body still computes with it.
+    counts = counter in plan.live
+
     def step(carry, x):
-        k, past = carry
+        k, past = carry if counts else (None, carry)
         env = dict(outer)
         env[counter] = k
         written = {}  # write position -> value written in this iteration
@@ -531,21 +606,22 @@ def _emit(closed, plan: _Plan, length: int) -> None:
                 if kind != "get":
                     new = read(env, eqn.invars[1])
                     new = new if kind == "swap" else old + new
-                    written[position] = lax.convert_element_type(new, elements[array.var].dtype)
+                    written[position] = lax.convert_element_type(new, array.var.aval.dtype)
             else:
                 outs = _jax_internal.bind_equation(eqn, [read(env, v) for v in eqn.invars])
             env.update(zip(eqn.outvars, outs))
         shifted = {p: (written[p],) + values[:-1] for p, values in past.items()}
-        return (k + 1, shifted), [written[p] for p in emitted]
+        return ((k + 1, shifted) if counts else shifted), [written[p] for p in emitted]
 
-    _, ys = lax.scan(step, (0, registers), xs, length=length)
+    _, ys = lax.scan(step, (0, registers) if counts else registers, xs, length=length)
 
     emitted_values = dict(zip(emitted, ys))
     for array in plan.arrays:
         finals = [(w.elements[w.final], _take(emitted_values[p], np.flatnonzero(w.final)))
                   for p, w in array.writes.items() if w.final.any()]
         if finals:
-            flat = _write_back(elements[array.var], finals)
+            count = int(np.prod([array.var.aval.shape[d] for d in array.axes], dtype=np.int64))
+            flat = _write_back(lambda: before_loop(array), count, finals)
             outer[array.var][...] = _unflatten(flat, array.axes, tuple(array.var.aval.shape))
 
 
@@ -604,19 +680,28 @@ def _windows(xs, operand, gathered: _Gathered, length: int):
     return "x", len(xs) - 1
 
 
-def _write_back(flat, finals):
-    """`flat` with the rows `positions` set to `values`, for the (positions, values) in `finals`
-    (positions all different): a concatenation when they are one run, else a scatter."""
+def _element_type(array: _Array):
+    """`(shape, dtype)` of one element of a streamed array."""
+    shape = tuple(array.var.aval.shape)
+    return tuple(n for d, n in enumerate(shape) if d not in array.axes), array.var.aval.dtype
+
+
+def _write_back(before_loop, count: int, finals):
+    """The `count` elements of an array after the loop: for the (positions, values) in `finals`
+    (positions all different), `values` at `positions`, the rest `before_loop()`'s: one
+    array of values when they cover the array, a slice update when they are one run, else
+    a scatter."""
     positions = np.concatenate([p for p, _ in finals])
     values = finals[0][1] if len(finals) == 1 else jnp.concatenate([v for _, v in finals])
     order = np.argsort(positions, kind="stable")
     if not np.array_equal(order, np.arange(len(order))):
         positions, values = positions[order], _take(values, order)
     low, n = int(positions[0]), len(positions)
-    if int(positions[-1]) - low + 1 == n:
-        parts = ([flat[:low]] if low else []) + [values] + ([flat[low + n:]] if low + n < flat.shape[0] else [])
-        return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
-    return flat.at[positions].set(values, unique_indices=True, indices_are_sorted=True)
+    if n == count:
+        return values
+    if int(positions[-1]) - low + 1 == n:  # an update in place (the loop may be inside another)
+        return lax.dynamic_update_slice_in_dim(before_loop(), values, low, 0)
+    return before_loop().at[positions].set(values, unique_indices=True, indices_are_sorted=True)
 
 
 def box_names(body, writes) -> dict:

@@ -1,0 +1,231 @@
+"""Benchmark: forward pass and gradient of a recurrence written as a refscript loop, against
+the best hand-written JAX.
+
+    a[0] = b[0];  a[i] = sin(a[i - 1]) + b[i]    for i in 1 .. n-1;   loss = sum(a)
+
+    python benchmarks/grad_recurrence.py [--sizes 1000 10000 100000] [--budget SECONDS] [--out PATH]
+
+Implementations, each under `jax.jit`:
+
+- `refscript`: the plain Python loop with `a[i] = ...`, `refscript.jit` (streamed:
+  the loop becomes a scan over elements, see refscript/runtime/streaming.py);
+- `refscript, plain lowering`: the same with streaming switched off (every
+  iteration carries the whole array), the lowering before issue 7;
+- `lax.scan`: a hand-written scan emitting one element per step (`ys`), the
+  fastest reverse-mode form in JAX;
+- `fori_loop`: a hand-written `lax.fori_loop` carrying the array, updated with
+  `.at[i].set` (the usual forward form; its gradient is quadratic).
+
+Forward: `f(b)`; gradient: `jax.grad(lambda b: f(b).sum())(b)`. Every
+implementation's values and gradients are first compared with `lax.scan`'s.
+Then rounds call each implementation once, in an order that rotates from round
+to round, until the budget of the size is spent; a sample averages enough calls
+to last ~20 ms. Tables give medians and ratios of medians. An implementation
+whose gradient is quadratic is skipped at a size where one call would take more
+than `--skip-over` seconds (predicted from the smaller size). Writes
+docs/grad-benchmarks.md unless `--out -`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _timing  # noqa: E402
+
+import refscript  # noqa: E402
+from refscript.runtime import streaming  # noqa: E402
+
+
+def recurrence(b):
+    a = np.zeros_like(b)
+    a[0] = b[0]
+    for i in range(1, b.shape[0]):
+        a[i] = np.sin(a[i - 1]) + b[i]
+    return a
+
+
+def hand_scan(b):
+    def step(previous, b_i):
+        new = jnp.sin(previous) + b_i
+        return new, new
+
+    _, rest = lax.scan(step, b[0], b[1:])
+    return jnp.concatenate([b[:1], rest])
+
+
+def hand_fori(b):
+    def body(i, a):
+        return a.at[i].set(jnp.sin(a[i - 1]) + b[i])
+
+    return lax.fori_loop(1, b.shape[0], body, jnp.zeros_like(b).at[0].set(b[0]))
+
+
+def _refscript(streamed: bool):
+    compiled = refscript.jit(recurrence)
+
+    def run(b):  # traced (once per shape) with streaming on or off
+        before = streaming.ENABLED
+        streaming.ENABLED = streamed
+        try:
+            return compiled(b)
+        finally:
+            streaming.ENABLED = before
+
+    return run
+
+
+IMPLEMENTATIONS = {
+    "refscript": lambda: _refscript(True),
+    "refscript, plain lowering": lambda: _refscript(False),
+    "lax.scan": lambda: hand_scan,
+    "fori_loop": lambda: hand_fori,
+}
+QUADRATIC_GRADIENT = {"refscript, plain lowering", "fori_loop"}
+
+
+def _compiled(kind: str, fn):
+    if kind == "forward":
+        return jax.jit(fn)
+    return jax.jit(jax.grad(lambda b: jnp.sum(fn(b))))
+
+
+def _run_one(fn, b):
+    return jax.block_until_ready(fn(b))
+
+
+def measure(dtype, sizes, budget, skip_over, log):
+    """Returns {(kind, n): {name: median seconds or None (skipped)}}."""
+    results = {}
+    last = {}  # (kind, name) -> (n, seconds per call)
+    for n in sizes:
+        b = jnp.asarray(np.random.default_rng(0).normal(size=n).astype(dtype))
+        for kind in ("forward", "gradient"):
+            functions, skipped = {}, []
+            for name, make in IMPLEMENTATIONS.items():
+                previous = last.get((kind, name))
+                if kind == "gradient" and name in QUADRATIC_GRADIENT and previous is not None:
+                    predicted = previous[1] * (n / previous[0]) ** 2
+                    if predicted > skip_over:
+                        skipped.append(name)
+                        log(f"  {kind} {name}: skipped at n={n:,} (about {predicted:.0f} s per call)")
+                        continue
+                functions[name] = _compiled(kind, make())
+            outputs = {name: _run_one(f, b) for name, f in functions.items()}  # compile + check
+            reference = np.asarray(outputs["lax.scan"], dtype=np.float64)
+            tolerance = 1e-4 if dtype == np.float32 else 1e-10
+            for name, out in outputs.items():
+                np.testing.assert_allclose(np.asarray(out, dtype=np.float64), reference, rtol=tolerance,
+                                           atol=tolerance, err_msg=f"{name} {kind} n={n}")
+            candidates = {}
+            for name, f in functions.items():
+                start = time.perf_counter()
+                _run_one(f, b)
+                seconds = time.perf_counter() - start
+                candidates[name] = _timing.Timed(lambda: b, lambda args, f=f: _run_one(f, args),
+                                                 _timing.calls_per_sample(seconds, 0.02))
+            samples = _timing.interleaved(candidates, budget, min_rounds=5, max_rounds=200)
+            medians = {name: _timing.median(s) for name, s in samples.items()}
+            for name, seconds in medians.items():
+                last[kind, name] = (n, seconds)
+            medians.update({name: None for name in skipped})
+            results[kind, n] = medians
+            shown = ", ".join(f"{name} {_timing.format_seconds(s)}" for name, s in medians.items())
+            log(f"{np.dtype(dtype).name} n={n:,} {kind}: {shown}")
+    return results
+
+
+def _ratio(a, b):
+    return "—" if a is None or b is None else f"{a / b:.2f}x"
+
+
+def markdown(all_results, sizes, command, machine) -> str:
+    lines = [
+        "# Gradients through in-place loops: linear, not quadratic",
+        "",
+        "Forward pass and `jax.grad` of a recurrence written as a refscript loop, against",
+        "hand-written JAX. Generated by `benchmarks/grad_recurrence.py`:",
+        "",
+        "```python",
+        "def recurrence(b):",
+        "    a = np.zeros_like(b)",
+        "    a[0] = b[0]",
+        "    for i in range(1, b.shape[0]):",
+        "        a[i] = np.sin(a[i - 1]) + b[i]",
+        "    return a",
+        "```",
+        "",
+        "- **refscript**: `refscript.jit(recurrence)`; its loop is *streamed* (a scan whose",
+        "  per-iteration values are elements; see [design.md](design.md#linear-time-loops)).",
+        "- **plain lowering**: the same function with streaming off (`refscript.runtime.streaming.ENABLED",
+        "  = False`): the whole array is carried by each iteration, as before issue 7.",
+        "- **lax.scan**: a hand-written `lax.scan` emitting one element per step.",
+        "- **fori_loop**: a hand-written `lax.fori_loop` carrying the array (`a.at[i].set(...)`).",
+        "",
+        "Medians of interleaved rounds in one process (each sample averages enough calls to",
+        "last ~20 ms); ratios are of medians. The gradient is `jax.grad(lambda b: f(b).sum())`,",
+        "all under `jax.jit`. A dash: skipped, one call would take too long (quadratic).",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
+        "",
+    ]
+    for dtype, results in all_results.items():
+        lines += [
+            f"## {dtype}",
+            "",
+            "| n | forward: refscript | lax.scan | fori_loop | refscript / fori_loop "
+            "| gradient: refscript | lax.scan | fori_loop | plain lowering | refscript / lax.scan |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for n in sizes:
+            fwd, grad = results["forward", n], results["gradient", n]
+            cells = [f"{n:,}"]
+            cells += [_timing.format_seconds(fwd[k]) for k in ("refscript", "lax.scan", "fori_loop")]
+            cells.append(_ratio(fwd["refscript"], fwd["fori_loop"]))
+            cells += [_timing.format_seconds(grad[k])
+                      for k in ("refscript", "lax.scan", "fori_loop", "refscript, plain lowering")]
+            cells.append(_ratio(grad["refscript"], grad["lax.scan"]))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--budget", type=float, default=6.0, help="seconds of timing per size and kind")
+    parser.add_argument("--skip-over", type=float, default=2.0,
+                        help="skip a quadratic implementation when one call would take longer (seconds)")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "grad-benchmarks.md"),
+                        help="Markdown output ('-': print only)")
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)  # float64 runs need it; float32 arrays stay float32
+    machine = _timing.machine_description()
+    print("; ".join(f"{k}: {v}" for k, v in machine.items()))
+    all_results = {}
+    for dtype in args.dtypes:
+        all_results[dtype] = measure(np.dtype(dtype).type, args.sizes, args.budget, args.skip_over, print)
+    command = "python benchmarks/grad_recurrence.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(all_results, args.sizes, command.strip(), machine)
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
