@@ -1,13 +1,18 @@
-"""Slices with bounds that are not constants: read through the runtime.
+"""Reads the runtime must see: slices with bounds that are not constants, and
+indices that may be static integers out of bounds.
 
-    z = y_ref[:k] + r[:k]   ->   z = rs.subscript(y_ref, slice(None, k)) + rs.subscript(r, slice(None, k))
+    z = y[:k] + r[:k]   ->   z = rs.subscript(y_ref, slice(None, k)) + rs.subscript(r, slice(None, k))
+    a = -r[0] + x[n]    ->   a = -rs.subscript(r, 0) + rs.subscript(x, n)     (n a parameter)
 
-A bound may be traced when the code runs (a loop index, data), and jax.numpy
-cannot slice with it; `rs.subscript` gives such a slice of one axis its masked
-meaning (runtime/windows.py) and is plain `value[index]` otherwise. Writes
-(`y[:k] = z`, `y[:k] += v`) go through the box's `__setitem__`, which does the
-same. Runs after the loop and branch converters (whose bodies it reaches through
-the functions they generate) and before the logical pass.
+A slice bound may be traced when the code runs (a loop index, data), and
+jax.numpy cannot slice with it; `rs.subscript` gives such a slice of one axis its
+masked meaning (runtime/windows.py). A literal integer index, or a parameter
+(static when it is a Python int), is checked against the shape as NumPy would:
+jax.numpy would clamp it. Other reads (`x[i]` with `i` a loop index or a local)
+stay as they are, and reads of boxes (`y_ref[0]`) check themselves. Writes go
+through the box's `__setitem__`, which does the same. Runs after the loop and
+branch converters (whose bodies it reaches through the functions they generate)
+and before the logical pass.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import gast
 
 from refscript.passes.context import Converter
+from refscript.pyct.analysis import activity
 
 
 def _is_literal(node) -> bool:
@@ -42,7 +48,32 @@ def _as_expression(part):
     return gast.copy_location(call, part)
 
 
+def _is_int_literal(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) is int
+
+
 class SlicesPass(Converter):
+    def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
+        # Parameters never rebound: possibly static ints. Boxes: names bound to rs.box*(...).
+        self._parameters = set(activity.parameters(fn)) - activity.assigned(fn.body)
+        self._locals = set(activity.parameters(fn)) | activity.assigned(fn.body)
+        self._boxes = {
+            target.id
+            for node in gast.walk(fn) if isinstance(node, gast.Assign) and self._is_box_call(node.value)
+            for target in node.targets if isinstance(target, gast.Name)
+        }
+        return super().transform(fn)
+
+    def _is_box_call(self, node) -> bool:
+        return (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+                and isinstance(node.func.value, gast.Name) and node.func.value.id == self.rs
+                and node.func.attr in ("box", "box_undefined", "argument_box"))
+
+    def _maybe_static(self, part) -> bool:
+        return _is_int_literal(part) or (isinstance(part, gast.Name) and part.id in self._parameters)
+
     def visit_Lambda(self, node):
         return node  # the user's lambdas are converted when they are called
 
@@ -51,7 +82,13 @@ class SlicesPass(Converter):
         if not isinstance(node.ctx, gast.Load):
             return node
         parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if not any(_dynamic_slice(p) for p in parts):
+        if isinstance(node.value, gast.Name) and node.value.id in self._boxes:
+            if not any(_dynamic_slice(p) for p in parts):
+                return node
+        elif not (any(_dynamic_slice(p) for p in parts)
+                  or (isinstance(node.value, gast.Name) and node.value.id in self._locals
+                      and any(self._maybe_static(p) for p in parts))):
+            # `x.shape[0]`, a global table: Python and NumPy check their own indices.
             return node
         if isinstance(node.slice, gast.Tuple):
             index = gast.Tuple(elts=[_as_expression(p) for p in parts], ctx=gast.Load())

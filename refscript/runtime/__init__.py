@@ -24,4 +24,4 @@ from refscript.runtime.control_flow import (
 from refscript.runtime.numpy_api import index_list as index_list
 from refscript.runtime.parallel import parallel_for as parallel_for
 from refscript.runtime.undefined import Undefined as Undefined
-from refscript.runtime.windows import subscript as subscript
+from refscript.runtime.indexing import subscript as subscript

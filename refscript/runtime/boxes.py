@@ -26,7 +26,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import Location, LoopVariableTypeError, caller_location
-from refscript.runtime import indexing, tracing, windows
+from refscript.runtime import indexing, tracing
 from refscript.runtime.undefined import Undefined
 
 
@@ -121,7 +121,7 @@ class Box:
 
     def __getitem__(self, index):
         if not self.is_ref:
-            return windows.subscript(self._value, index)
+            return indexing.subscript(self._value, index)
         if not self.defined or self._ref is None:
             return self._undefined()[index]
         return indexing.get(self._ref, index, caller_location())

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript.errors import IndexingError, Location, ShapeError, TracedSliceError
+from refscript.errors import IndexingError, Location, ShapeError, TracedSliceError, caller_location
 from refscript.runtime import windows
 
 
@@ -160,3 +160,45 @@ def set(ref, index, value, location: Location | None) -> None:
         return  # writes nothing, as NumPy does
     ref[index] = value.astype(aval.dtype)
 
+
+
+def subscript(value, index):
+    """`value[index]` read in converted code, for an index with a literal integer, a
+    parameter, or a slice whose bounds are not constants (see passes/slices.py).
+
+    A slice of one axis with traced bounds gives a masked window (windows.py); a static
+    integer out of bounds raises `IndexingError` at the user's line, as NumPy's
+    IndexError, where jax.numpy would clamp it."""
+    if not hasattr(value, "ndim") or isinstance(value, windows.Window) or getattr(value, "is_ref", None) is not None:
+        return value[index]  # Python sequences, windows, boxes (which check themselves)
+    if windows.any_traced(index):
+        axis = windows.traced_slice_axis(index, value.ndim)
+        line_index, part = windows.split(index, axis)
+        return windows.read(jnp.asarray(value)[line_index], part)
+    if not isinstance(value, np.ndarray):  # NumPy raises by itself
+        _check_static_ints(index, tuple(value.shape))
+    return value[index]
+
+
+def _check_static_ints(index, shape: tuple) -> None:
+    parts = index if isinstance(index, tuple) else (index,)
+    explicit = sum(1 for p in parts if p is not Ellipsis and p is not None)
+    dim = 0
+    for part in parts:
+        if part is Ellipsis:
+            dim += len(shape) - explicit
+            continue
+        if part is None:
+            continue
+        if dim >= len(shape):
+            return  # too many indices: jax.numpy's own error names it
+        static = _static_int(part)
+        if static is not None and not -shape[dim] <= static < shape[dim]:
+            raise IndexingError(
+                f"index {static} is out of bounds for axis {dim} with size {shape[dim]}",
+                caller_location(),
+                "NumPy raises IndexError here; compiled code would clamp the index into the array",
+            )
+        if getattr(part, "dtype", None) is not None and jnp.issubdtype(part.dtype, jnp.bool_):
+            return  # a mask spans several axes
+        dim += 1

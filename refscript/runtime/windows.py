@@ -123,17 +123,7 @@ def write(ref, line_index, part: slice, value, location=None) -> None:
     ref[line_index] = jnp.where(selected, new, line).astype(line.dtype)
 
 
-def subscript(value, index):
-    """`value[index]` in converted code, for an index with a slice whose bound is not a constant."""
-    if hasattr(value, "ndim") and not isinstance(value, Window):
-        axis = traced_slice_axis(index, value.ndim) if _any_traced(index) else None
-        if axis is not None and not getattr(value, "is_ref", False):
-            line_index, part = split(index, axis)
-            return read(jnp.asarray(value)[line_index], part)
-    return value[index]
-
-
-def _any_traced(index) -> bool:
+def any_traced(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, slice) and any(_is_traced_bound(b) for b in (p.start, p.stop, p.step))
                for p in parts)

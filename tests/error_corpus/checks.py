@@ -4,7 +4,7 @@ indices, reported at the line that indexes when the compiled code runs."""
 import numpy as np
 
 from error_corpus import case
-from refscript.errors import CheckFailedError, OutOfBoundsError
+from refscript.errors import CheckFailedError, IndexingError, OutOfBoundsError
 
 X = np.arange(3.0)
 
@@ -64,7 +64,7 @@ def read_past_the_end_in_a_helper(x):
     return s
 
 
-@case(OutOfBoundsError, X, checks=True)
+@case(IndexingError, X, checks=True)  # static: found when tracing, checks or not
 def static_read_past_the_end(x):
     return x[10]  # error
 

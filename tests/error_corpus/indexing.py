@@ -31,8 +31,7 @@ def static_index_from_loop_bound_past_the_end(x):
     return out
 
 
-@case(IndexingError, X, xfail="reads of arrays the function never writes go straight to jax.numpy, "
-      "which clamps a static out-of-bounds index instead of raising (needs reads routed through rs)")
+@case(IndexingError, X)
 def static_read_past_the_end_of_an_argument(x):
     return x[10]  # error
 
