@@ -31,6 +31,11 @@ def static_index_from_loop_bound_past_the_end(x):
     return out
 
 
+@case(IndexingError, X, 5)
+def static_parameter_index_past_the_end(x, n):
+    return x[0] + x[n]  # error
+
+
 @case(IndexingError, X)
 def static_read_past_the_end_of_an_argument(x):
     return x[10]  # error
