@@ -91,6 +91,7 @@ IMPLEMENTATIONS = {
     "fori_loop": lambda: hand_fori,
 }
 QUADRATIC_GRADIENT = {"refscript, plain lowering", "fori_loop"}
+MIN_ROUNDS = 5
 
 
 def _compiled(kind: str, fn):
@@ -115,7 +116,7 @@ def measure(dtype, sizes, budget, skip_over, log):
                 previous = last.get((kind, name))
                 if kind == "gradient" and name in QUADRATIC_GRADIENT and previous is not None:
                     predicted = previous[1] * (n / previous[0]) ** 2
-                    if predicted > skip_over:
+                    if predicted * MIN_ROUNDS > skip_over:
                         skipped.append(name)
                         log(f"  {kind} {name}: skipped at n={n:,} (about {predicted:.0f} s per call)")
                         continue
@@ -133,7 +134,7 @@ def measure(dtype, sizes, budget, skip_over, log):
                 seconds = time.perf_counter() - start
                 candidates[name] = _timing.Timed(lambda: b, lambda args, f=f: _run_one(f, args),
                                                  _timing.calls_per_sample(seconds, 0.02))
-            samples = _timing.interleaved(candidates, budget, min_rounds=5, max_rounds=200)
+            samples = _timing.interleaved(candidates, budget, min_rounds=MIN_ROUNDS, max_rounds=200)
             medians = {name: _timing.median(s) for name, s in samples.items()}
             for name, seconds in medians.items():
                 last[kind, name] = (n, seconds)
@@ -173,7 +174,7 @@ def markdown(all_results, sizes, command, machine) -> str:
         "",
         "Medians of interleaved rounds in one process (each sample averages enough calls to",
         "last ~20 ms); ratios are of medians. The gradient is `jax.grad(lambda b: f(b).sum())`,",
-        "all under `jax.jit`. A dash: skipped, one call would take too long (quadratic).",
+        "all under `jax.jit`. A dash: skipped, its rounds would take over a minute (quadratic).",
         "",
         f"Command: `{command}`",
         "",
@@ -206,8 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--budget", type=float, default=6.0, help="seconds of timing per size and kind")
-    parser.add_argument("--skip-over", type=float, default=2.0,
-                        help="skip a quadratic implementation when one call would take longer (seconds)")
+    parser.add_argument("--skip-over", type=float, default=60.0,
+                        help="skip a quadratic implementation when its rounds would take longer (seconds)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "grad-benchmarks.md"),
                         help="Markdown output ('-': print only)")
     args = parser.parse_args(argv)
