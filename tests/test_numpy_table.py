@@ -567,7 +567,9 @@ def test_window_rows_that_unroll_match_numpy(name, tmp_path):
 
 # Unsupported rows raise the documented error, naming the function, at the example's line.
 
-UNSUPPORTED = [(row, name) for row, name in rows_with("unsupported") if "no error" not in row.difference]
+# The first name of each row by default; every name with `-m slow`.
+UNSUPPORTED = [pytest.param(row, name, id=name, marks=() if name == row.names[0] else pytest.mark.slow)
+               for row, name in rows_with("unsupported") if "no error" not in row.difference]
 
 
 def documented_error(row: Row) -> type:
@@ -578,7 +580,7 @@ def documented_error(row: Row) -> type:
     return getattr(refscript.errors, name, None) or getattr(jax.errors, name, None) or getattr(builtins, name)
 
 
-@pytest.mark.parametrize("row, name", UNSUPPORTED, ids=[name for row, name in UNSUPPORTED])
+@pytest.mark.parametrize("row, name", UNSUPPORTED)
 def test_unsupported_rows_raise_the_documented_error_at_the_line(row, name, tmp_path):
     module = load(loop_function("single", [EXAMPLES[name]]), tmp_path)
     line = module.single.__code__.co_firstlineno + 2 + len(PARAMETERS.split(", "))
