@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import assert_tree_close
+from oracle import assert_tree_close, check
 from refscript.runtime import windows
 
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "numpy.md"
@@ -901,3 +901,16 @@ def test_integers_become_floats_as_jax_does(tmp_path):
     assert [np.asarray(e).dtype for e in expected] == [n for _, _, n in INTEGERS_TO_FLOATS]
     for g, e in zip(got, expected):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e, dtype=np.float64), rtol=1e-3)
+
+
+def static_helpers(x):
+    total = 0.0
+    for index in np.ndindex(2, 3):  # NumPy's own iterator: a loop run as Python
+        total += x[index[0] + index[1]]
+    with np.errstate(divide="ignore"):
+        ratio = x / 0.0
+    return total, ratio
+
+
+def test_numpy_helpers_of_static_values_run_as_numpy():
+    check(static_helpers, np.array([0.5, 1.5, 2.5, 3.5]))
