@@ -118,7 +118,8 @@ def _numpy_meaning(qualified: str, name: str, target, windowed: bool = False):
         try:
             result = target(*args, **kwargs)
         except TypeError as error:
-            # NumPy takes lists and tuples wherever it takes arrays; jax.numpy refuses them.
+            # NumPy takes lists and tuples wherever it takes arrays; jax.numpy refuses them with
+            # this message (jax 0.10's check_arraylike; tests/test_numpy_table.py passes lists).
             if "requires ndarray or scalar arguments" not in str(error):
                 raise
             result = target(*map(_list_as_array, args),
