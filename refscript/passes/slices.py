@@ -6,10 +6,10 @@ indices that may be static integers out of bounds.
 
 A slice bound may be traced when the code runs (a loop index, data), and
 jax.numpy cannot slice with it; `rs.subscript` gives such a slice of one axis its
-masked meaning (runtime/windows.py). A literal integer index, or a parameter
-(static when it is a Python int), is checked against the shape as NumPy would:
-jax.numpy would clamp it. Other reads (`x[i]` with `i` a loop index or a local)
-stay as they are, and reads of boxes (`y_ref[0]`) check themselves. Writes go
+masked meaning (runtime/windows.py). An index that may be a static int (a
+literal, or arithmetic on literals, parameters and names bound at the function's
+own level) is checked against the shape as NumPy would: jax.numpy would clamp
+it. Reads indexed by loop indices (`x[i]`, `x[i - 1]`) stay as they are, and reads of boxes (`y_ref[0]`) check themselves. Writes go
 through the box's `__setitem__`, which does the same. Runs after the loop and
 branch converters (whose bodies it reaches through the functions they generate)
 and before the logical pass.
@@ -56,9 +56,11 @@ def _is_int_literal(node) -> bool:
 
 class SlicesPass(Converter):
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        # Parameters never rebound: possibly static ints. Boxes: names bound to rs.box*(...).
-        self._parameters = set(activity.parameters(fn)) - activity.assigned(fn.body)
+        # Names that may hold static ints: parameters and names bound at the function's own
+        # level (loop and branch bodies are nested functions by now, so their names, loop
+        # indices among them, are not). Boxes: names bound to rs.box*(...).
         self._locals = set(activity.parameters(fn)) | activity.assigned(fn.body)
+        self._top_level = set(self._locals)
         self._boxes = {
             target.id
             for node in gast.walk(fn) if isinstance(node, gast.Assign) and self._is_box_call(node.value)
@@ -72,7 +74,17 @@ class SlicesPass(Converter):
                 and node.func.attr in ("box", "box_undefined", "argument_box"))
 
     def _maybe_static(self, part) -> bool:
-        return _is_int_literal(part) or (isinstance(part, gast.Name) and part.id in self._parameters)
+        """An index that may be a static int: a literal, or arithmetic on literals and
+        names bound at the function's level (`x[n]`, `x[n - 1]`, `A[k, 0]`)."""
+        if isinstance(part, gast.Constant):
+            return type(part.value) is int
+        if isinstance(part, gast.Name):
+            return part.id in self._top_level and part.id not in self._boxes
+        if isinstance(part, gast.UnaryOp):
+            return self._maybe_static(part.operand)
+        if isinstance(part, gast.BinOp):
+            return self._maybe_static(part.left) and self._maybe_static(part.right)
+        return False
 
     def visit_Lambda(self, node):
         return node  # the user's lambdas are converted when they are called

@@ -36,6 +36,15 @@ def static_parameter_index_past_the_end(x, n):
     return x[0] + x[n]  # error
 
 
+@case(IndexingError, X, 3)
+def static_computed_index_past_the_end_inside_a_loop(x, n):
+    k = n + 1
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[k]  # error
+    return s
+
+
 @case(IndexingError, X)
 def static_read_past_the_end_of_an_argument(x):
     return x[10]  # error
