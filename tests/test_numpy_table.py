@@ -833,7 +833,13 @@ DIFFERENCE_CHECKS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DIFFERENCE_CHECKS))
+# Checks that do not look at the name run once, for the first name they cover.
+_ONCE = (check_empty_gives_zeros, check_integer_division_by_zero)
+CHECKED_NAMES = [name for name in sorted(DIFFERENCE_CHECKS) if DIFFERENCE_CHECKS[name] not in _ONCE
+                 or name == min(n for n, check in DIFFERENCE_CHECKS.items() if check is DIFFERENCE_CHECKS[name])]
+
+
+@pytest.mark.parametrize("name", CHECKED_NAMES)
 def test_documented_difference(name, tmp_path):
     DIFFERENCE_CHECKS[name](name, tmp_path)
 
