@@ -193,7 +193,7 @@ def test_forward_mode(monkeypatch):
     np.testing.assert_allclose(jacobian[7], column, rtol=1e-6, atol=1e-8)
 
 
-def test_integer_arrays():
+def test_integer_arrays_are_not_streamed():
     def counts(labels):
         seen = np.zeros(labels.shape[0], dtype=np.int64)
         for i in range(1, labels.shape[0]):
@@ -201,6 +201,9 @@ def test_integer_arrays():
         return seen
 
     check(counts, np.arange(8) % 3)
+    compiled = refscript.jit(counts)
+    compiled(np.arange(8) % 3)
+    assert compiled.streamed_loops == []  # nothing to differentiate: the plain loop
 
 
 # Where the lowering must not apply: the array stays a Ref, values and gradients as before.

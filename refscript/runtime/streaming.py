@@ -29,7 +29,8 @@ linear in the trip count. In plain Python the lowering changes nothing:
 
     for k in range(length): iteration(k)
 
-An array accessed any other way in the body (a whole-array read, an index that
+Only floating-point arrays are streamed (the others have no gradient). An
+array accessed any other way in the body (a whole-array read, an index that
 depends on data or on an inner loop, an access inside a branch or an inner loop,
 a read whose source write or distance changes between iterations, an index out
 of bounds) stays a Ref, lowered as before; a loop with nothing to stream is the
@@ -228,6 +229,8 @@ def _stream_array(var, accesses, known, length: int) -> _Array | None:
     shape = tuple(var.aval.shape)
     if var.aval.inner_aval.weak_type:
         return None  # its values' types would differ from what the body was traced with
+    if not jnp.issubdtype(var.aval.dtype, jnp.inexact):
+        return None  # no gradient to make linear; XLA runs the plain loop a little faster
     axes, elements = None, []
     for _, _, index, _ in accesses:
         if index is None or any(item is None for item in index):
@@ -513,6 +516,8 @@ def _gathered_read(eqn, known, length: int) -> _Gathered | None:
     """A `dynamic_slice` of a loop-invariant array: its windows of all iterations, when their
     starts are known and in bounds (XLA would clamp them: then the read stays as it is)."""
     operand, *starts = eqn.invars
+    if not jnp.issubdtype(operand.aval.dtype, jnp.inexact):
+        return None  # no gradient to make linear; XLA runs the plain loop a little faster
     sizes = tuple(eqn.params["slice_sizes"])
     columns = [_known_value(s, known, length) for s in starts]
     if any(c is None or c.shape != (length,) for c in columns):
@@ -597,7 +602,7 @@ def _emit(closed, plan: _Plan, length: int) -> None:
             if position in hoisted or position not in plan.needed:
                 continue
             if position in plan.gathered:
-                outs = [stream_input((position, "window"))]
+                outs = [stream_input((position, "window")).reshape(eqn.outvars[0].aval.shape)]
             elif position in plan.accesses:
                 array = plan.accesses[position]
                 kind = eqn.primitive.name
@@ -674,9 +679,11 @@ def _windows(xs, operand, gathered: _Gathered, length: int):
         low = (0,) + tuple(int(starts[0, d]) for d in others)
         high = (moved.shape[0],) + tuple(int(starts[0, d]) + sizes[d] for d in others)
         window = moved if high == moved.shape and not any(low) else lax.slice(moved, low, high)
-        xs.append(_take(window, starts[:, axis]).reshape((length,) + tuple(sizes)))
+        windows = _take(window, starts[:, axis])
     else:
-        xs.append(jax.vmap(lambda s: lax.dynamic_slice(operand, s, sizes))(jnp.asarray(starts)))
+        windows = jax.vmap(lambda s: lax.dynamic_slice(operand, s, sizes))(jnp.asarray(starts))
+    # Without the window's axes of length 1, which XLA's CPU loops index slowly.
+    xs.append(windows.reshape((length,) + tuple(n for n in sizes if n != 1)))
     return "x", len(xs) - 1
 
 
