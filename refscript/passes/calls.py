@@ -93,6 +93,17 @@ class CallsPass(Converter):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS
+                and isinstance(func.value, gast.Name) and func.value.id in self._values):
+            # JAX arrays have no in-place methods; `sort` exists and returns a sorted copy,
+            # so `x.sort()` would silently leave `x` as it was.
+            name = func.value.id
+            raise self.ctx.error(
+                node, f"`{name}.{func.attr}(...)` changes {name!r} in place in NumPy, which compiled "
+                "code cannot do through a method",
+                _IN_PLACE_METHODS[func.attr].format(name=name),
+            )
         if not self._routable(node.func):
             return node
         node.func = self.runtime_call("convert", [node.func], node.func)
@@ -100,6 +111,18 @@ class CallsPass(Converter):
 
 
 _ITERATION_WRAPPERS = ("reversed", "enumerate", "zip")
+
+# NumPy's in-place array methods, and what to write instead.
+_IN_PLACE_METHODS = {
+    "sort": "write `{name}[...] = np.sort({name})` (or `{name} = np.sort({name})`)",
+    "fill": "write `{name}[...] = value`",
+    "partition": "write `{name}[...] = np.partition({name}, kth)`",
+    "put": "write `{name}[indices] = values`",
+    "itemset": "write `{name}[index] = value`",
+    "resize": "build a new array with np.resize",
+    "setfield": "build a new array",
+    "setflags": "build a new array",
+}
 
 
 def _is_header_range(node) -> bool:

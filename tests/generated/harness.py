@@ -226,9 +226,10 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
 
     f0 = python_objective(args)
     primal = [jnp.asarray(args[p], jnp.float64) for p in diff_positions]
+    check_grad.last = (jax_objective, primal)  # for check_second_order
     grad = jax.grad(jax_objective, argnums=tuple(range(len(primal))))
     grads = (jax.jit(grad) if outer_jit else grad)(*primal)
-    checked = 0
+    checked = skipped = 0
     for which, p in enumerate(diff_positions):
         base = np.asarray(args[p], dtype=np.float64)
         got = np.asarray(grads[which])
@@ -246,6 +247,7 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
             central = (plus - minus) / (2 * FD_EPS)
             scale = 1.0 + abs(central)
             if abs(forward - backward) > 1e-3 * scale:
+                skipped += 1
                 continue  # not differentiable here
             tol = 1e-5 * scale + 1e-9 * (1.0 + abs(f0))
             g = float(got[idx])
@@ -253,20 +255,47 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
                 "jax.grad differs from finite differences", source, args,
                 f"d/d {p}th argument{list(idx)}: grad {g!r}, finite differences {central!r}")
             checked += 1
+    check_grad.smooth = skipped == 0
     return checked
+
+
+def check_second_order(source, args):
+    """`jax.test_util.check_grads` of order 2, forward and reverse mode, on the objective
+    of the last `check_grad` (call it right after one that found the function smooth
+    along every coordinate: the numerical derivatives along random directions would
+    otherwise cross a branch boundary)."""
+    from jax.test_util import check_grads
+
+    objective, primal = check_grad.last
+    try:
+        check_grads(objective, tuple(primal), order=2, modes=("fwd", "rev"), eps=1e-4, atol=1e-4, rtol=1e-4)
+    except AssertionError as error:
+        raise AssertionError(failure("jax.test_util.check_grads (order 2, fwd and rev) failed", source, args,
+                                     str(error)[:2000])) from None
 
 
 # vmap.
 
 
-def check_vmap(source, batch, static_scalars, batched_positions, entry="f"):
-    """Asserts `jax.vmap` (in_axes 0 over the traced arguments) of the compiled program
-    equals a Python loop over the batch. `batch` lists argument tuples that agree on
-    the static (unbatched) arguments."""
+def check_vmap(source, batch, static_scalars, batched_positions, entry="f", axes=None, size=None):
+    """Asserts `jax.vmap` of the compiled program over the traced arguments equals a
+    Python loop over the batch. `batch` lists argument tuples that agree on the static
+    (unbatched) arguments. `axes` maps a traced position to its batch axis: 0, 1 (arrays
+    only) or None (not batched: every element of the batch gets `batch[0]`'s value);
+    default 0. `size=0` checks an empty batch (shapes and dtypes of the results)."""
     fn = getattr(load(source), entry)
     jitted = compiled(source, static_scalars, entry)
     first = batch[0]
-    stacked = [np.stack([np.asarray(args[p]) for args in batch]) for p in batched_positions]
+    axes = {p: (axes or {}).get(p, 0) for p in batched_positions}
+    batch = [tuple(first[p] if axes.get(p, 0) is None else a for p, a in enumerate(args)) for args in batch]
+    empty = size == 0
+
+    def stacked(p):
+        if axes[p] is None:
+            return np.asarray(first[p])
+        values = [np.asarray(args[p]) for args in batch]
+        array = np.stack(values, axis=axes[p])
+        return np.take(array, np.arange(0), axis=axes[p]) if empty else array
 
     def call(*values):
         full = list(first)
@@ -275,9 +304,13 @@ def check_vmap(source, batch, static_scalars, batched_positions, entry="f"):
         return jitted(*full)
 
     results = [run_python(fn, args) for args in batch]
-    got = jax.vmap(call, in_axes=0)(*stacked)
+    in_axes = tuple(axes[p] for p in batched_positions)
+    got = jax.vmap(call, in_axes=in_axes)(*[stacked(p) for p in batched_positions])
     expected = jax.tree_util.tree_map(
         lambda *xs: np.stack([np.asarray(x, dtype=expected_dtype(x)) for x in xs]), *results)
+    if empty:
+        expected = jax.tree_util.tree_map(lambda x: x[:0], expected)
     why = compare(got, expected, batched=True)
-    assert why is None, failure(f"jax.vmap (batch of {len(batch)}) differs from a Python loop", source,
-                                batch, why)
+    assert why is None, failure(
+        f"jax.vmap (batch of {0 if empty else len(batch)}, in_axes {in_axes}) differs from a Python loop",
+        source, batch, why)

@@ -6,7 +6,8 @@ run as plain Python on NumPy copies and through `refscript.jit`, and must agree:
 - values, dtypes and the final contents of the arrays they write;
 - `jax.grad` against central finite differences in float64 (programs whose loops
   all have static trip counts);
-- `jax.vmap` (in_axes 0, batches of 1 and 3) against a Python loop over the batch;
+- `jax.vmap` (in_axes 0, 1 or None per argument, batches of 0, 1 and 3) against a Python
+  loop over the batch;
 
 and random syntactically valid functions from a larger grammar either convert or
 raise a `refscript.errors.RefscriptError`, never another exception, never a hang.
@@ -26,10 +27,12 @@ from __future__ import annotations
 import collections
 import json
 import os
+import random
 import re
 import tempfile
 import time
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
@@ -83,8 +86,11 @@ def grad_body(case, stats=None):
     RUNS["grad"] += 1
     if stats is not None:
         stats.record(program)
-    harness.check_grad(program.source, args, program.float_positions(), program.static_scalars,
-                       outer_jit=outer_jit)
+    checked = harness.check_grad(program.source, args, program.float_positions(), program.static_scalars,
+                                 outer_jit=outer_jit)
+    if checked and harness.check_grad.smooth and outer_jit:
+        RUNS["check_grads order 2"] += 1
+        harness.check_second_order(program.source, args)
 
 
 def vmap_body(case, stats=None):
@@ -94,8 +100,19 @@ def vmap_body(case, stats=None):
     if stats is not None:
         stats.record(program)
     positions = program.traced_positions()
+    # Batch axes drawn from the program text: 0, 1 for arrays, None (not batched) for
+    # some, with at least one argument batched.
+    pick = random.Random(program.source)
+    axes = {}
+    for p in positions:
+        ndim = np.ndim(batch[0][p])
+        axes[p] = pick.choice([0, 0, None] + ([1] if ndim >= 1 else []))
+    if positions and all(a is None for a in axes.values()):
+        axes[positions[0]] = 0
+    note(f"in_axes: {axes}")
     for size in (1, 3):
-        harness.check_vmap(program.source, batch[:size], program.static_scalars, positions)
+        harness.check_vmap(program.source, batch[:size], program.static_scalars, positions, axes=axes)
+    harness.check_vmap(program.source, batch[:1], program.static_scalars, positions, axes=axes, size=0)
 
 
 class ConversionTimeout(Exception):
