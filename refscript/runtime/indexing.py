@@ -46,6 +46,11 @@ def normalize(index, shape: tuple, location: Location | None):
             f"but {n_explicit} were indexed",
             location,
         )
+    # Index arrays (or lists) elsewhere in the index: a slice turned into an index array
+    # would broadcast against them instead of making an axis of its own.
+    arrays_elsewhere = any(
+        isinstance(item, (list, np.ndarray)) or (hasattr(item, "shape") and np.ndim(item) > 0) for item in index
+    )
     result, dim = [], 0
     for item in index:
         if item is Ellipsis:
@@ -71,7 +76,7 @@ def normalize(index, shape: tuple, location: Location | None):
                         "use a loop over the elements, or jax.lax.dynamic_slice with a fixed size; "
                         "or pass the bound as a Python int (static)",
                     )
-            result.append(_clip_slice(item, size))
+            result.append(_clip_slice(item, size, arrays_elsewhere))
         else:
             value = jnp.asarray(item)
             if not jnp.issubdtype(value.dtype, jnp.integer):
@@ -84,16 +89,27 @@ def normalize(index, shape: tuple, location: Location | None):
     return tuple(result)
 
 
-def _clip_slice(item: slice, size: int):
+def _clip_slice(item: slice, size: int, arrays_elsewhere: bool = False):
     """Returns a static slice as NumPy reads it: clipped to the axis, empty when it selects
-    nothing, and a static index array when it steps backwards (Refs take only forward slices)."""
+    nothing, and a static index array when its step is not 1 (unless index arrays elsewhere
+    would broadcast against it)."""
     start, stop, step = item.indices(size)
     count = len(range(start, stop, step))
     if count == 0:
         return slice(0, 0, 1)
-    if step < 0:
+    if arrays_elsewhere:
+        if step < 0:
+            raise IndexingError(
+                "a slice with a negative step next to an index array is not supported in an "
+                "array being written", None, "reverse with np.flip, or index with one array",
+            )
+        return slice(start, start + (count - 1) * step + 1, step)
+    if step != 1:
+        # Refs take forward slices only, and JAX 0.10's state discharge fails on a strided
+        # slice next to an integer index (`a[0, ::2] = v` in a traced branch: "Invalid type
+        # of idxer: TypedInt"): a static index array selects the same elements.
         return np.arange(start, start + count * step, step)
-    return slice(start, start + (count - 1) * step + 1, step)
+    return slice(start, start + count, 1)
 
 
 def indexed_shape(shape: tuple, index: tuple) -> tuple:

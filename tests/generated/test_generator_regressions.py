@@ -288,3 +288,54 @@ def test_nonlocal_in_nested_function_is_a_conversion_error():
         refscript.jit(nonlocal_rebinds_written_array)(np.array([3.0, 4.0]))
     assert info.value.lineno == nonlocal_rebinds_written_array.__code__.co_firstlineno + 5
 
+
+
+# --------------------------------------------------------------------------------------
+# Found by the grad survey: a strided slice next to an integer index written inside a
+# traced branch (`w0[0, ::2] = 0.5`) failed in JAX's state discharge ("Invalid type of
+# idxer: TypedInt"). Strided slices are now static index arrays (kept as slices when
+# other index arrays would broadcast against them).
+
+
+def strided_writes_in_traced_branch(a, x):
+    b = a.copy()
+    if x[0] > 0:
+        b[0, ::2] = 0.5
+        b[[0, 1], ::2] += 1.0
+        b[1, ::-1] *= 2.0
+    for i in range(2):
+        b[i, 1::2] -= x[i]
+    return b, b[[0, 1], ::2]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_strided_slice_writes_in_traced_branch(sign):
+    check(strided_writes_in_traced_branch, np.arange(12.0).reshape(3, 4), np.array([sign, 2.0]))
+
+
+# --------------------------------------------------------------------------------------
+# Found by the grad survey: a triangular inner loop whose bound is the index of an outer
+# loop that contains a `break` and whose index is read after the loop: the outer index is
+# then carried in a box (for its value after the loop), the inner bound is no longer a
+# known loop index, and the inner loop has a run-time trip count.
+
+
+def triangular_with_break_and_index_after_loop(x):
+    s = x[0]
+    for i0 in range(0, x.shape[0], 2):
+        for i1 in range(i0):
+            if s > x[i0]:
+                break
+            s = s * 0.5 + x[i1]
+    return s + i0
+
+
+@pytest.mark.xfail(reason="reverse mode: the outer index is boxed (read after the loop), so the inner "
+                          "loop's bound is not a known index and it becomes a while_loop "
+                          "(ReverseModeLoopError); values and forward mode are right", strict=True)
+def test_triangular_with_break_and_index_after_loop_is_differentiable():
+    _check_grad(triangular_with_break_and_index_after_loop, np.array([-2.0, 1.0, 0.5, 0.25]))
+
+
+def test_triangular_with_break_and_index_after_loop_values():
+    check(triangular_with_break_and_index_after_loop, np.array([-2.0, 1.0, 0.5, 0.25]))
