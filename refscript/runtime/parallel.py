@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 
 from refscript import _jax_internal
-from refscript.errors import IndexingError, RefscriptError, UndefinedVariableError, caller_location
+from refscript.errors import IndexingError, RefscriptError, TracedValueError, UndefinedVariableError, caller_location
 from refscript.runtime import indexing, tracing
 from refscript.runtime.boxes import Box
 from refscript.runtime.undefined import Undefined
@@ -54,11 +54,15 @@ class ParallelRange:
 
     def _static(self) -> builtins.range:
         if self.range is None:
-            raise TypeError("refscript.prange bounds are traced values here; a prange loop needs Python ints")
+            raise TracedValueError(
+                "refscript.prange bounds are traced values here; a prange loop needs Python ints",
+                caller_location(),
+                "pass the bounds as Python ints (static arguments), or use range for a sequential loop",
+            )
         return self.range
 
     def __iter__(self):
-        if getattr(tracing._local, "session", None) is not None:  # compiled code is being traced
+        if tracing.active():  # compiled code is being traced
             # The converter lowers `for i in prange(...)` itself; iterating one anywhere
             # else would run the loop as Python, one traced copy of the body per index.
             raise RefscriptError(

@@ -76,6 +76,11 @@ class Session:
 _local = threading.local()
 
 
+def active() -> bool:
+    """Whether refscript's driver is tracing converted code in this thread."""
+    return getattr(_local, "session", None) is not None
+
+
 def current() -> Session:
     """Returns the active session (a fresh one when converted code runs outside refscript's driver)."""
     session = getattr(_local, "session", None)
