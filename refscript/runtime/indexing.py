@@ -192,6 +192,14 @@ def subscript(value, index):
         line_index, part = windows.split(index, axis)
         return windows.read(jnp.asarray(value)[line_index], part)
     if not isinstance(value, np.ndarray):  # NumPy raises by itself
+        if is_mask(index, tuple(value.shape)) and not isinstance(index, np.ndarray):
+            raise IndexingError(
+                "reading `a[mask]` with a traced boolean mask gives a result whose size depends "
+                "on the data (also in `a[mask] += v`, which reads it first)",
+                caller_location(),
+                "compiled code needs static shapes: use np.where(mask, a, 0), or "
+                "a[...] = np.where(mask, a * v, a) for an update",
+            )
         _check_static_ints(index, tuple(value.shape))
     return value[index]
 

@@ -189,15 +189,12 @@ def mask_scale(x):
     return w
 
 
-@pytest.mark.xfail(reason="BUG: `w[w > 0] *= 0.5` outside a loop raises jax.errors."
-                          "NonConcreteBooleanIndexError instead of a RefscriptError (or working)",
-                   strict=True)
-def test_masked_augmented_assignment_outside_loops_works_or_is_reported():
-    x = np.array([-2.0, 1.0, 0.5])
-    try:
-        check(mask_scale, x)
-    except refscript.errors.RefscriptError:
-        pass
+def test_masked_augmented_assignment_outside_loops_is_reported():
+    # Was JAX's NonConcreteBooleanIndexError. Now the same IndexingError as inside a
+    # loop, at the line, with what to write instead.
+    with pytest.raises(refscript.errors.IndexingError, match="traced boolean mask") as info:
+        refscript.jit(mask_scale)(np.array([-2.0, 1.0, 0.5]))
+    assert info.value.location.lineno == mask_scale.__code__.co_firstlineno + 2
 
 
 # --------------------------------------------------------------------------------------
