@@ -6,7 +6,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 
 def pytest_terminal_summary(terminalreporter):
-    """How many generated programs each differential test ran."""
+    """How many generated programs each differential test ran (in one process: with
+    pytest-xdist's workers, `-n 0` shows it)."""
     module = sys.modules.get("test_generated_programs")
     runs = getattr(module, "RUNS", None)
     if runs:
