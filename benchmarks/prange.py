@@ -53,6 +53,9 @@ import numpy as np  # noqa: E402
 
 import refscript  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import format_seconds  # noqa: E402  (the benchmarks' one formatter)
+
 try:
     import numba
 except ImportError:  # Numba is optional
@@ -303,16 +306,6 @@ def interleaved(candidates: dict, budget_s: float, min_rounds: int = 5, max_roun
                 gc.enable()
         rounds += 1
     return samples
-
-
-def format_seconds(seconds) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
 
 
 def machine() -> str:
