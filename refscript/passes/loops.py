@@ -45,6 +45,71 @@ def _target_names(target) -> list[str]:
     return []
 
 
+def _is_box_value(node) -> bool:
+    return (isinstance(node, gast.Attribute) and node.attr == "value" and isinstance(node.value, gast.Name)
+            and isinstance(node.ctx, gast.Store))
+
+
+def _binding(stmt, param: str):
+    """The box `stmt` binds from `param` (`i_ref.value = param`), or None."""
+    if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _is_box_value(stmt.targets[0])
+            and isinstance(stmt.value, gast.Name) and stmt.value.id == param):
+        return stmt.targets[0].value.id
+    return None
+
+
+def _only_read(box: str, body, binding) -> bool:
+    """Whether `body` uses `box` only to read its value, apart from `binding`."""
+    reading = set()
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if node is binding.targets[0]:
+                reading.add(id(node.value))
+            elif isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and node.value.id == box:
+                if node.attr != "value" or not isinstance(node.ctx, gast.Load):
+                    return False
+                reading.add(id(node.value))
+            elif isinstance(node, gast.Name) and node.id == box and id(node) not in reading:
+                return False  # the box itself is used (passed, written through)
+    return True
+
+
+def _read_parameter_after_binding(stmts: list, param: str, body) -> bool:
+    """Finds `i_ref.value = param` in `stmts` (or in the `if`s there: the jump
+    lowering guards the binding) and, if nothing else in the loop body writes the
+    box, makes the statements after it read `param`."""
+    for k, stmt in enumerate(stmts):
+        box = _binding(stmt, param)
+        if box is not None:
+            if not _only_read(box, body, stmt):
+                return False
+            reads_param = _ReadParameter(box, param)
+            stmts[k + 1:] = [reads_param.visit(s) for s in stmts[k + 1:]]
+            return True
+        if isinstance(stmt, gast.If) and (_read_parameter_after_binding(stmt.body, param, body)
+                                          or _read_parameter_after_binding(stmt.orelse, param, body)):
+            return True
+    return False
+
+
+class _ReadParameter(gast.NodeTransformer):
+    """Replaces reads of `box.value` with the loop body's parameter (not inside the
+    user's nested functions, which may run after the loop and read the box)."""
+
+    def __init__(self, box: str, param: str):
+        self.box, self.param = box, param
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, gast.Name) and node.value.id == self.box and isinstance(node.ctx, gast.Load):
+            return gast.copy_location(gast.Name(self.param, gast.Load(), None, None), node)
+        return self.generic_visit(node)
+
+    def visit_FunctionDef(self, node):
+        return node
+
+    visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+
 def writes_tuple(node) -> gast.Tuple:
     """Returns the tuple expression of the boxes a construct's bodies write."""
     names = anno.getanno(node, anno.Basic.BOX_WRITES, [])
@@ -59,6 +124,18 @@ class LoopsPass(Converter):
         return super().transform(fn)
 
     def visit_For(self, node):
+        if _is_box_value(node.target):
+            # The loop variable is boxed (read after the loop): bind the box from the
+            # body function's parameter.
+            box = node.target.value.id
+            param = self.ctx.namer.new(box[:-len("_ref")] if box.endswith("_ref") else "loop_item")
+            node.body = templates.replace("target = param", origin=node, target=node.target, param=param) + node.body
+            node.target = gast.Name(param, gast.Store(), None, None)
+        if isinstance(node.target, gast.Name):
+            # Where the body binds a box from the parameter and nothing else writes
+            # it, read the parameter: inner loops then see a known loop index
+            # (`range(i)` stays a fixed-length masked loop) and reads are cheaper.
+            _read_parameter_after_binding(node.body, node.target.id, node.body)
         self._loop_indices.append(_target_names(node.target))
         self.generic_visit(node)
         self._loop_indices.pop()

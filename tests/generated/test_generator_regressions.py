@@ -313,8 +313,9 @@ def test_strided_slice_writes_in_traced_branch(sign):
 # --------------------------------------------------------------------------------------
 # Found by the grad survey: a triangular inner loop whose bound is the index of an outer
 # loop that contains a `break` and whose index is read after the loop: the outer index is
-# then carried in a box (for its value after the loop), the inner bound is no longer a
-# known loop index, and the inner loop has a run-time trip count.
+# then carried in a box (for its value after the loop), the inner bound was no longer a
+# known loop index, and the inner loop had a run-time trip count (no reverse mode). The
+# loop body now reads its parameter wherever the box only holds it.
 
 
 def triangular_with_break_and_index_after_loop(x):
@@ -327,12 +328,26 @@ def triangular_with_break_and_index_after_loop(x):
     return s + i0
 
 
-@pytest.mark.xfail(reason="reverse mode: the outer index is boxed (read after the loop), so the inner "
-                          "loop's bound is not a known index and it becomes a while_loop "
-                          "(ReverseModeLoopError); values and forward mode are right", strict=True)
 def test_triangular_with_break_and_index_after_loop_is_differentiable():
     _check_grad(triangular_with_break_and_index_after_loop, np.array([-2.0, 1.0, 0.5, 0.25]))
 
 
 def test_triangular_with_break_and_index_after_loop_values():
     check(triangular_with_break_and_index_after_loop, np.array([-2.0, 1.0, 0.5, 0.25]))
+
+
+def triangular_under_outer_break_with_index_after_loop(x):
+    s = x[0]
+    for i in range(x.shape[0]):
+        if s > 3.0:
+            break
+        for j in range(i):
+            s = s * 0.5 + x[j]
+    return s + i
+
+
+@pytest.mark.parametrize("first", [-2.0, 5.0])
+def test_triangular_under_outer_break_with_index_after_loop(first):
+    x = np.array([first, 1.0, 2.5, 0.25, 4.0])
+    check(triangular_under_outer_break_with_index_after_loop, x)
+    _check_grad(triangular_under_outer_break_with_index_after_loop, x)
