@@ -1,5 +1,6 @@
 """Slices whose bounds are traced loop indices (`A[i, :j] @ A[:j, j]`, `y[:k] += ...`):
-compiled as masked full-length windows (runtime/windows.py), not unrolled."""
+compiled as masked full-length windows that stay in place in their line
+(runtime/windows.py), not unrolled."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -86,6 +87,28 @@ def durbin(r):
     return y
 
 
+def tails_of_lines_of_other_lengths(A, x):
+    # Windows at different traced starts (two `i + 1` objects, `i` and `i + 1`), of lines
+    # of different lengths (a column of A is longer than x), flipped, and indexed.
+    n = x.shape[0]
+    out = np.zeros((n, 4))
+    for i in range(n):
+        out[i, 0] = A[0, i + 1:] @ x[i + 1:]
+        out[i, 1] = np.dot(A[:n - i, -1], x[i:]) + np.sum(A[i:n, n // 2] * np.flip(x[:n - i]))
+        out[i, 2] = x[:i + 1][-1] + np.flip(x[i:])[0] + x[i:][1 % (n - i)]
+        out[i, 3] = np.sum(np.abs(A[i + 3:, 0] - x[i:]))
+    return out
+
+
+def loop_indices_past_the_ends(x):
+    # Loop indices that are negative or beyond the axis: Python's slice rules apply.
+    n = x.shape[0]
+    out = np.zeros(3 * n)
+    for k in range(-n - 2, 2 * n - 2):
+        out[k + n + 2] = np.sum(x[:k]) + 2.0 * np.sum(x[k:]) + np.dot(x[:k], np.flip(x[:k]))
+    return out
+
+
 def traced_bound_from_data(x, m):
     s = 0.0
     for k in range(x.shape[0]):
@@ -101,6 +124,8 @@ FUNCTIONS = [
     (shifted_slices, lambda rng, n: (rng.normal(size=n),)),
     (negative_and_reversed_bounds, lambda rng, n: (rng.normal(size=n),)),
     (durbin, lambda rng, n: (0.5 ** np.arange(1, n + 1) * (1 + 0.1 * rng.normal(size=n)),)),
+    (tails_of_lines_of_other_lengths, lambda rng, n: (rng.normal(size=(n + 3, n)), rng.normal(size=n))),
+    (loop_indices_past_the_ends, lambda rng, n: (rng.normal(size=n),)),
 ]
 
 
@@ -122,6 +147,36 @@ def test_traced_slices_are_masked_not_unrolled(fn, make, rng):
     assert large.count(" = ") == small.count(" = ")  # equations (long ones print on several lines)
 
 
+def aligned_updates(x, y):
+    for k in range(1, x.shape[0]):
+        y[:k] += x[:k] * y[k]
+        y[k] -= np.dot(x[:k], y[:k]) / (1.0 + np.sum(x[:k] * x[:k]))
+    return y
+
+
+def primitives(jaxpr) -> list:
+    """Names of the primitives `jaxpr` runs, those of the jaxprs its equations call included."""
+    names = []
+    for eqn in jaxpr.eqns:
+        names.append(eqn.primitive.name)
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    names += primitives(inner)
+    return names
+
+
+def test_windows_at_the_same_start_move_no_data(rng):
+    # `y[:k]`, `x[:k]` and the write back share their start: selects, no shift, no gather.
+    # Windows at other starts are shifted by one padded dynamic_slice each, never gathered.
+    check(aligned_updates, rng.normal(size=6), rng.normal(size=6))
+    aligned = primitives(refscript.make_jaxpr(aligned_updates, discharged=True)(np.ones(6), np.ones(6)).jaxpr)
+    assert "gather" not in aligned and "pad" not in aligned
+    shifted = primitives(refscript.make_jaxpr(durbin, discharged=True)(np.ones(6)).jaxpr)
+    assert "gather" not in shifted and shifted.count("pad") == 2  # the two np.flip(...) operands
+
+
 def test_traced_slice_bound_from_data(rng):
     check(traced_bound_from_data, rng.normal(size=5), np.int64(3))
     check(traced_bound_from_data, rng.normal(size=5), np.int64(-2))
@@ -133,11 +188,16 @@ def test_gradients_through_traced_slices(rng):
     check_grad(lambda x: shifted_slices(x) @ np.arange(1.0, 6.0), rng.normal(size=5))
     check_grad(lambda x: (reductions(x) * np.arange(20.0).reshape(5, 4)).sum(), rng.normal(size=5) + 3.0)
     check_grad(column_updates_total, rng.normal(size=(4, 4)))
+    A = rng.normal(size=(7, 4))
+    check_grad(lambda x: (tails_of_lines_of_other_lengths(A, x) * np.arange(16.0).reshape(4, 4)).sum(),
+               rng.normal(size=4))
 
 
 def test_vmap_of_traced_slices(rng):
     check_vmap(flips, rng.normal(size=(3, 6)) * 0.3)
     check_vmap(lambda x: shifted_slices(x), rng.normal(size=(3, 5)))
+    check_vmap(lambda x: traced_bound_from_data(x, np.int64(3)), rng.normal(size=(3, 5)))
+    check_vmap(lambda m: traced_bound_from_data(np.arange(1.0, 6.0), m), np.array([-2, 0, 3, 9]))
 
 
 def unsupported_on_windows(x):

@@ -2,16 +2,29 @@
 
 XLA's shapes are static, so `x[:k]` with a traced `k` has no array type. A slice
 that selects a run of one axis (every other index an integer) becomes a
-`Window`: an array of the axis' full length `capacity` whose element `m` is
-element `start + m` of the selection for `m < length` (`length` traced), and 1
-past it. Windows combine elementwise with scalars and other windows, reduce
-(`np.sum`, `np.dot`, `@`, `max`, `min`, `mean`), flip (`np.flip`, `w[::-1]`), and
-are written back (`y[:k] = w`, `y[:k] += v`, `A[k + 1:, k] /= p`) with a select,
-so the work is a full-length vector operation per slice.
+`Window`: the whole line along that axis (`capacity` elements), in which the
+selection stays where it is, at the lanes `start <= m < end` of its `Span`
+(`start` and `end` traced, or Python ints), and every other lane holds 1.
+Windows combine elementwise with scalars and other windows, reduce (`np.sum`,
+`np.dot`, `@`, `max`, `min`, `mean`), flip (`np.flip`, `w[::-1]`), and are
+written back (`y[:k] = w`, `y[:k] += v`, `A[k + 1:, k] /= p`) with a select, so
+the work is a full-length vector operation per slice, as in hand-written JAX
+(`U[i] @ jnp.where(cols > i, x, 0.0)`).
 
-The lanes past `length` hold 1 after every operation: a division or a square root
-there stays finite, so neither the values nor the gradients (which `where` would
-otherwise turn into NaN) of the real lanes are touched by them.
+Windows that start at the same lane combine without moving data: `x[:k] * y[:k]`,
+`y[:k] = y[:k] + v` and `c[k + 1:, k] /= p` are elementwise operations and a
+select. Whether two windows start at the same lane is decided while tracing,
+from how their starts were computed (`Span.start_key`): the same bound object
+(the loop index `k`, or the index object of an augmented assignment), or equal
+Python ints. Windows at different lanes (`x[1:k] - x[:k - 1]`,
+`np.flip(r[:k]) @ y[:k]`) meet after the right operand is shifted to the left
+one's start: one `lax.dynamic_slice` of a copy padded with ones (a static slice
+when both starts are Python ints), which XLA fuses into the operation using it.
+`np.flip` reverses the line (a static reverse) and mirrors the span.
+
+The lanes outside the span hold 1 after every operation: a division or a square
+root there stays finite, so neither the values nor the gradients (which `where`
+would otherwise turn into NaN) of the real lanes are touched by them.
 
 Anything a window does not support (a 2-D selection, a step, a NumPy function
 without a window meaning) raises `TracedSliceError`, and JAX refuses a window as
@@ -26,6 +39,7 @@ import operator
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import TracedSliceError, caller_location
@@ -74,25 +88,103 @@ def _is_integer(value) -> bool:
     return dtype is not None and np.shape(value) == () and jnp.issubdtype(dtype, jnp.integer)
 
 
-def _bounds(part: slice, size: int):
-    """Python's slice rules on traced bounds: (start, length) of `part` on an axis of `size`."""
-    def clip(bound, default):
-        if bound is None:
-            return jnp.asarray(default)
-        bound = jnp.asarray(bound)
-        return jnp.clip(jnp.where(bound < 0, bound + size, bound), 0, size)
+# Spans: where a window's elements lie in its line.
+#
+# A position is a Python int or a traced int scalar; its *key* says how it was computed,
+# so that two positions computed the same way are known to be equal while tracing:
+# a Python int is its own key; ("bound", b, size) is the slice bound `b` (a traced
+# object, compared by identity) normalised onto an axis of `size`; ("max", k1, k2) the
+# larger of two positions; ("mirror", k, capacity) is `capacity - k`.
 
-    start, stop = clip(part.start, 0), clip(part.stop, size)
-    return start, jnp.maximum(stop - start, 0)
+
+def _same(a, b) -> bool:
+    """Whether the position keys `a` and `b` always denote the same lane."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, str)) and isinstance(b, (int, str)):
+        return type(a) is type(b) and a == b
+    return a is b
+
+
+def _mirror_key(key, capacity: int):
+    if isinstance(key, int):
+        return capacity - key
+    if key[0] == "mirror" and key[2] == capacity:
+        return key[1]
+    return ("mirror", key, capacity)
+
+
+class Span:
+    """The lanes `start <= m < end` of a line, with their keys (see above)."""
+
+    __slots__ = ("start", "end", "start_key", "end_key")
+
+    def __init__(self, start, end, start_key, end_key):
+        self.start, self.end, self.start_key, self.end_key = start, end, start_key, end_key
+
+    @property
+    def length(self):
+        return self.end - self.start
+
+    def mask(self, capacity: int):
+        """A boolean vector of `capacity` lanes, true inside the span."""
+        lanes = jnp.arange(capacity)
+        inside = lanes < self.end
+        if not (isinstance(self.start, int) and self.start == 0):
+            inside = inside & (lanes >= self.start)
+        return inside
+
+    def mirrored(self, capacity: int) -> Span:
+        """The span of the same lanes in the reversed line."""
+        return Span(capacity - self.end, capacity - self.start,
+                    _mirror_key(self.end_key, capacity), _mirror_key(self.start_key, capacity))
+
+
+def _loop_index_within(bound, size: int) -> bool:
+    """Whether `bound` is the index of a compiled loop whose values all lie in [0, size]."""
+    entry = tracing.current().loop_indices.get(id(bound))
+    if entry is None or entry[0] is not bound or not isinstance(entry[1], range) or not len(entry[1]):
+        return False
+    values = entry[1]
+    return 0 <= min(values[0], values[-1]) and max(values[0], values[-1]) <= size
+
+
+def _position(bound, size: int, default: int):
+    """Python's rules for one slice bound on an axis of `size`: (position, its key)."""
+    if bound is None:
+        return default, default
+    if not is_tracer(bound):
+        value = operator.index(bound)
+        value = min(max(value + size if value < 0 else value, 0), size)
+        return value, value
+    key = ("bound", bound, size)
+    if _loop_index_within(bound, size):
+        return bound, key
+    return jnp.clip(jnp.where(bound < 0, bound + size, bound), 0, size), key
+
+
+def _bounds(part: slice, size: int) -> Span:
+    """The span `part` selects on an axis of `size` (an empty span when start >= stop)."""
+    start, start_key = _position(part.start, size, 0)
+    stop, stop_key = _position(part.stop, size, size)
+    # end = max(start, stop), computed only when neither side is known to be the larger.
+    if isinstance(start, int) and isinstance(stop, int):
+        end = end_key = max(start, stop)
+    elif isinstance(start, int) and start == 0:
+        end, end_key = stop, stop_key
+    elif isinstance(stop, int) and stop == size:
+        end = end_key = size
+    elif _same(start_key, stop_key):
+        end, end_key = start, start_key
+    else:
+        end, end_key = jnp.maximum(start, stop), ("max", start_key, stop_key)
+    return Span(start, end, start_key, end_key)
 
 
 def read(line, part: slice, location=None) -> "Window":
     """The window `line[part]` of the 1-D array `line`."""
-    capacity = line.shape[0]
-    start, length = _bounds(part, capacity)
-    positions = jnp.minimum(start + jnp.arange(capacity), capacity - 1)
     tracing.current().note_window(location or caller_location())
-    return Window(line[positions], length)
+    return Window(line, _bounds(part, line.shape[0]))
 
 
 def split(index, axis: int):
@@ -105,11 +197,9 @@ def write(ref, line_index, part: slice, value, location=None) -> None:
     """`ref[index] = value`, where `ref[line_index]` is the 1-D line `part` selects from."""
     line = ref[line_index]
     capacity = line.shape[0]
-    start, length = _bounds(part, capacity)
-    offset = jnp.arange(capacity) - start
-    selected = (offset >= 0) & (offset < length)
+    span = _bounds(part, capacity)
     if isinstance(value, Window):
-        new = value.data[jnp.clip(offset, 0, value.capacity - 1)]
+        new = value.aligned(span, capacity)
     else:
         value = jnp.asarray(value)
         if value.size != 1:
@@ -120,7 +210,7 @@ def write(ref, line_index, part: slice, value, location=None) -> None:
             )
         new = value.reshape(())
     tracing.current().note_window(location or caller_location())
-    ref[line_index] = jnp.where(selected, new, line).astype(line.dtype)
+    ref[line_index] = jnp.where(span.mask(capacity), new, line).astype(line.dtype)
 
 
 def any_traced(index) -> bool:
@@ -129,21 +219,32 @@ def any_traced(index) -> bool:
                for p in parts)
 
 
+def _resized(data, capacity: int):
+    """`data` cut to `capacity` lanes, or padded with ones up to it."""
+    if data.shape[0] >= capacity:
+        return data[:capacity]
+    return jnp.pad(data, (0, capacity - data.shape[0]), constant_values=1)
+
+
 class Window:
-    """A 1-D selection of traced length: `data[m]` for `m < length`; 1 past it."""
+    """A 1-D selection of traced length: `data[m]` for `m` in `span`, 1 elsewhere."""
 
-    __slots__ = ("data", "length")
+    __slots__ = ("data", "span")
 
-    def __init__(self, data, length):
-        self.length = length
-        self.data = jnp.where(self.valid(data.shape[0]), data, jnp.ones((), data.dtype))
+    def __init__(self, data, span: Span):
+        self.span = span
+        self.data = jnp.where(span.mask(data.shape[0]), data, jnp.ones((), data.dtype))
 
-    @staticmethod
-    def _valid(capacity, length):
-        return jnp.arange(capacity) < length
+    @classmethod
+    def _of_filled(cls, data, span: Span) -> Window:
+        """A window of `data` whose lanes outside `span` already hold 1."""
+        window = cls.__new__(cls)
+        window.data, window.span = data, span
+        return window
 
-    def valid(self, capacity=None):
-        return self._valid(self.data.shape[0] if capacity is None else capacity, self.length)
+    @property
+    def length(self):
+        return self.span.length
 
     @property
     def capacity(self) -> int:
@@ -176,19 +277,30 @@ class Window:
     def __bool__(self):
         raise _unsupported("truth testing")
 
+    def aligned(self, span: Span, capacity: int):
+        """The window's data moved so that its first element lies at `span.start`, in a
+        line of `capacity` lanes (ones outside the moved elements)."""
+        if _same(self.span.start_key, span.start_key):
+            return _resized(self.data, capacity)
+        shift = span.start - self.span.start  # in [-self.capacity, capacity]
+        padded = jnp.pad(self.data, capacity, constant_values=1)
+        begin = capacity - shift
+        if isinstance(begin, int):
+            return padded[begin:begin + capacity]
+        return lax.dynamic_slice(padded, (begin,), (capacity,))
+
     # Elementwise arithmetic.
 
     def _combine(self, other, op, reflected=False):
         if isinstance(other, Window):
-            capacity = min(self.capacity, other.capacity)
-            mine, theirs = self.data[:capacity], other.data[:capacity]
+            mine, theirs = self.data, other.aligned(self.span, self.capacity)
         else:
             other = jnp.asarray(other) if not isinstance(other, (int, float, bool, complex)) else other
             if np.ndim(other) != 0:
                 raise _unsupported("combining with an array of static shape")
             mine, theirs = self.data, other
         result = op(theirs, mine) if reflected else op(mine, theirs)
-        return Window(result, self.length)
+        return Window(result, self.span)
 
     def __add__(self, other):
         return self._combine(other, operator.add)
@@ -218,13 +330,13 @@ class Window:
         return self._combine(other, operator.pow)
 
     def __neg__(self):
-        return Window(-self.data, self.length)
+        return Window(-self.data, self.span)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return Window(jnp.abs(self.data), self.length)
+        return Window._of_filled(jnp.abs(self.data), self.span)
 
     def __matmul__(self, other):
         if not isinstance(other, Window):
@@ -237,38 +349,47 @@ class Window:
         if isinstance(index, slice) and index == slice(None, None, -1):
             return flip(self)
         if _is_integer(index):
-            return self.data[index]
+            if not is_tracer(index):
+                index = operator.index(index)
+                return self.data[self.span.start + index if index >= 0 else self.span.end + index]
+            return self.data[jnp.where(index < 0, self.span.end + index, self.span.start + index)]
         raise _unsupported("this index")
 
     # Reductions.
 
+    def _selected(self, outside):
+        """The data with `outside` in the lanes outside the span."""
+        return jnp.where(self.span.mask(self.capacity), self.data, jnp.asarray(outside, self.dtype))
+
     def sum(self, axis=None, dtype=None):
         if axis not in (None, 0, -1):
             raise _unsupported(f"sum over axis {axis}")
-        return jnp.sum(jnp.where(self.valid(), self.data, jnp.zeros((), self.dtype)), dtype=dtype)
+        return jnp.sum(self._selected(0), dtype=dtype)
 
     def mean(self):
         return self.sum() / self.length
 
     def max(self):
         low = jnp.finfo(self.dtype).min if jnp.issubdtype(self.dtype, jnp.floating) else jnp.iinfo(self.dtype).min
-        return jnp.max(jnp.where(self.valid(), self.data, low))
+        return jnp.max(self._selected(low))
 
     def min(self):
         high = jnp.finfo(self.dtype).max if jnp.issubdtype(self.dtype, jnp.floating) else jnp.iinfo(self.dtype).max
-        return jnp.min(jnp.where(self.valid(), self.data, high))
+        return jnp.min(self._selected(high))
 
     def copy(self):
         return self
 
 
 def flip(window: Window) -> Window:
-    reversed_positions = jnp.clip(window.length - 1 - jnp.arange(window.capacity), 0, window.capacity - 1)
-    return Window(window.data[reversed_positions], window.length)
+    """The window's elements in reverse order: the reversed line, the span mirrored."""
+    return Window._of_filled(jnp.flip(window.data), window.span.mirrored(window.capacity))
 
 
 def dot(a: Window, b: Window):
-    return (a * b).sum()
+    """The sum of the products of the elements of two windows of the same length."""
+    products = a.data * b.aligned(a.span, a.capacity)
+    return jnp.sum(jnp.where(a.span.mask(a.capacity), products, jnp.zeros((), products.dtype)))
 
 
 def _dot(a, b):
@@ -281,7 +402,7 @@ def _elementwise(fn):
     def apply(window, *rest, **kwargs):
         if rest or kwargs:
             raise _unsupported(f"np.{fn.__name__} with more arguments")
-        return Window(fn(window.data), window.length)
+        return Window(fn(window.data), window.span)
     return apply
 
 
@@ -322,4 +443,3 @@ def call(name: str, args, kwargs):
     if fn is None:
         raise _unsupported(f"np.{name}")
     return fn(*args, **kwargs)
-
