@@ -129,8 +129,10 @@ class Span:
     def mask(self, capacity: int):
         """A boolean vector of `capacity` lanes, true inside the span."""
         lanes = jnp.arange(capacity)
-        inside = lanes < self.end
-        if not (isinstance(self.start, int) and self.start == 0):
+        inside = jnp.ones(capacity, bool)
+        if not (isinstance(self.end, int) and self.end >= capacity):
+            inside = lanes < self.end
+        if not (isinstance(self.start, int) and self.start <= 0):
             inside = inside & (lanes >= self.start)
         return inside
 
