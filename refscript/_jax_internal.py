@@ -119,6 +119,29 @@ def reverse_mode_guard(value, on_transpose):
     return _guard_p.bind(value, on_transpose=on_transpose)
 
 
+# Differentiating a vmapped custom_jvp whose rule has a `cond` (refscript.jit's
+# forward-only primal, see `JitFunction._run_pure`, under `grad(vmap(f))`).
+#
+# Batching a `cond` whose predicate varies across the batch makes it a select of
+# both branches, feeding each branch `select(taken, x, stop_gradient(x))`. For a
+# custom_jvp, JAX batches the rule's already-differentiated jaxpr, so `x` can be a
+# tangent, and linearizing then puts `stop_gradient` in the linear program, where
+# JAX 0.10.2 has no transpose rule for it ("Transpose rule ... for 'stop_gradient'
+# not implemented"). On values `stop_gradient` is the identity, so as a linear map
+# its transpose is the identity (the cotangent reaching the untaken side is zero
+# anyway: the branch outputs are selected away). Registered only if JAX has none;
+# `ad.primitive_transposes` and `ad_util.stop_gradient_p` are internal (0.10.2).
+def _register_stop_gradient_transpose() -> None:
+    from jax._src import ad_util
+    from jax._src.interpreters import ad
+
+    if ad_util.stop_gradient_p not in ad.primitive_transposes:
+        ad.primitive_transposes[ad_util.stop_gradient_p] = lambda ct, x: [ct]
+
+
+_register_stop_gradient_transpose()
+
+
 def check_failure(failure) -> tuple:
     """Returns `(kind, frames)` of a `checkify.JaxRuntimeError`: kind "index" for an
     out-of-bounds index (`checkify.index_checks`), "check" for a `checkify.check`; frames

@@ -39,9 +39,9 @@ from refscript.runtime.undefined import Undefined
 _MAX_RESTARTS = 64
 
 
-def trace_ref_program(fn, flat_args, checks: bool = False):
+def trace_ref_program(fn, flat_args, checks: bool = False, forward_only: bool = False):
     """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs."""
-    session = tracing.Session(checks=checks)
+    session = tracing.Session(checks=checks, forward_only=forward_only)
     with tracing.session_scope(session):
         for _ in range(_MAX_RESTARTS):
             try:
@@ -175,8 +175,9 @@ class JitFunction:
 
     # Tracing.
 
-    def ref_jaxpr(self, static, dynamic, checks: bool = False):
-        """Returns `(closed_jaxpr, out_tree, session)` of the Ref program for these arguments."""
+    def ref_jaxpr(self, static, dynamic, checks: bool = False, forward_only: bool = False):
+        """Returns `(closed_jaxpr, out_tree, session)` of the Ref program for these arguments
+        (`forward_only`: the primal lowering, see `tracing.Session.forward_only`)."""
         flat, tree = jax.tree_util.tree_flatten(dynamic)
 
         def ref_program(*flat_args):
@@ -200,7 +201,7 @@ class JitFunction:
         if len(names) == len(flat) and all(name.isidentifier() for name in names):
             ref_program.__signature__ = inspect.Signature(
                 [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names])
-        return trace_ref_program(ref_program, flat, checks)
+        return trace_ref_program(ref_program, flat, checks, forward_only)
 
     def _run_checked(self, static, dynamic):
         run = functools.partial(self._run_pure, static, checks=True)
@@ -209,15 +210,41 @@ class JitFunction:
 
     def _run_pure(self, static, dynamic, checks):
         self.trace_count += 1
-        closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks)
+        # Unchecked calls trace the forward-only lowering first: the function's value,
+        # the fastest way. Where it differs from the differentiable lowering (loops with
+        # triangular bounds run their real trip count, loops are not streamed), it
+        # becomes the primal of a custom_jvp whose rule traces the differentiable one.
+        closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks, forward_only=not checks)
+        self._record(session)
+        pure = _jax_internal.discharge_state(closed)
+        flat, tree = jax.tree_util.tree_flatten(dynamic)
+        if not session.forward_only_choices:
+            return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
+
+        # Traced now, not when a derivative is first taken: both lowerings must see the
+        # same values of the globals and closure cells the function reads (as jax.jit,
+        # a trace keeps the values it was traced with).
+        closed_differentiable, _, session = self.ref_jaxpr(static, dynamic, checks)
+        self._record(session)
+
+        @jax.custom_jvp
+        def run(*args):
+            return _jax_internal.eval_jaxpr(pure, args)
+
+        @run.defjvp
+        def differentiate(primals, tangents):
+            differentiable = _jax_internal.discharge_state(closed_differentiable)
+            return jax.jvp(lambda *args: _jax_internal.eval_jaxpr(differentiable, args), primals, tangents)
+
+        return jax.tree_util.tree_unflatten(out_tree, run(*flat))
+
+    def _record(self, session) -> None:
+        """Keeps what the last trace decided, for `show` and the inspection attributes."""
         self.unchecked_assertions = list(session.unchecked_assertions)
         self.unrolled_loops = list(session.unrolled_loops)
         self.masked_slices = list(session.masked_slices)
         self.streamed_loops = list(session.streamed_loops)
         self.run_time_loops = list(session.dynamic_loops)
-        pure = _jax_internal.discharge_state(closed)
-        flat = jax.tree_util.tree_leaves(dynamic)
-        return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
 
 
 def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
@@ -408,7 +435,8 @@ def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
 def lowering_decisions(fn, *args, **kwargs) -> list:
     """Returns `(location, decision)` for the choices refscript made tracing `fn` on these
     arguments that change how code runs: loops unrolled, loops with a run-time trip count,
-    slices compiled as masked windows."""
+    slices compiled as masked windows, loops streamed, and where a call that takes no
+    derivative runs a faster lowering than the one shown (see `JitFunction._run_pure`)."""
     jitted = fn if isinstance(fn, JitFunction) else jit(fn)
     static, dynamic = jitted._split(args, kwargs)
     _, _, session = jitted.ref_jaxpr(static, dynamic)
@@ -417,6 +445,8 @@ def lowering_decisions(fn, *args, **kwargs) -> list:
                              "differentiation only)") for location, kind in session.dynamic_loops]
     decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]
     decisions += [(loop.location, "loop streamed: " + loop.describe()) for loop in session.streamed_loops]
+    _, _, forward = jitted.ref_jaxpr(static, dynamic, forward_only=True)
+    decisions += [(location, f"without derivatives: {what}") for location, what in forward.forward_only_choices]
     return sorted(decisions, key=lambda item: (item[0].lineno, item[0].col_offset))
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import Location, LoopVariableTypeError, caller_location
-from refscript.runtime import indexing, tracing
+from refscript.runtime import deferred, indexing, tracing
 from refscript.runtime.undefined import Undefined
 
 
@@ -77,6 +77,7 @@ class Box:
             return self._value
         if not self.defined or self._ref is None:
             return self._undefined()
+        deferred.check_read(self)
         return self._ref[...]
 
     def _undefined(self) -> Undefined:
@@ -114,7 +115,9 @@ class Box:
         if wanted != aval.dtype:
             session.hints[self.site] = tracing.BoxType(aval.shape, wanted)
             raise tracing.Restart()
-        self._ref[...] = new.astype(aval.dtype)
+        new = new.astype(aval.dtype)
+        if not deferred.record_whole(self, new):
+            self._ref[...] = new
         self.defined = True
 
     # Element access.
@@ -124,6 +127,7 @@ class Box:
             return indexing.subscript(self._value, index)
         if not self.defined or self._ref is None:
             return self._undefined()[index]
+        deferred.check_read(self)
         return indexing.get(self._ref, index, caller_location())
 
     def __setitem__(self, index, new):
@@ -135,7 +139,8 @@ class Box:
             self.materialize(location)
         if not self.defined or self._ref is None:
             self._undefined()[index]
-        indexing.set(self._ref, index, new, location)
+        if not deferred.record_item(self, index, new, location):
+            indexing.set(self._ref, index, new, location)
 
     @property
     def shape(self):

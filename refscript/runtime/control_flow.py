@@ -38,7 +38,7 @@ from refscript.errors import (
     caller_location,
     location_in_traceback,
 )
-from refscript.runtime import streaming, tracing
+from refscript.runtime import deferred, streaming, tracing
 from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
 
 # Above this trip count a static loop whose body needs Python values is not
@@ -102,6 +102,13 @@ def bounded_range(fn, bounds, *indices):
     """
     result = range_(fn, *bounds(*indices))
     if not isinstance(result, TracedRange):
+        return result
+    session = tracing.current()
+    if session.forward_only:
+        # The real trip count runs faster than a masked loop of the largest one; the
+        # masked loop is for reverse mode, which the forward-only trace never sees.
+        session.note_forward_only_choice(
+            caller_location(), "loop runs its real trip count (a while_loop, not a masked loop of the largest)")
         return result
     known = tracing.current().loop_indices
     ranges = []
@@ -241,12 +248,17 @@ def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
     _materialize(writes, location)
 
     def loop_body(k, carry):
-        with tracing.traced_body():
-            lax.cond(
-                k < sequence.length,
-                lambda: _run_body(body, sequence.item(k), sequence.indices),
-                lambda: None,
-            )
+        def run():
+            with tracing.traced_body():
+                _run_body(body, sequence.item(k), sequence.indices)
+
+        def skip():
+            pass
+
+        active = k < sequence.length
+        with tracing.traced_body():  # the loop body's own level, where `active` selects writes
+            if not deferred.cond(active, (run, skip), ("masked loop", location)):
+                lax.cond(active, run, skip)
         return carry
 
     lax.fori_loop(0, sequence.max_length, loop_body, None)
@@ -386,7 +398,9 @@ def if_stmt(pred, if_true, if_false, writes=(), after_jump=False):
 
         return run
 
-    lax.cond(pred, branch(if_true), branch(if_false))
+    if not deferred.cond(pred, (branch(if_true), branch(if_false)), ("if", location)):
+        exits.clear()
+        lax.cond(pred, branch(if_true), branch(if_false))
     for b in writes:
         bound_on = [state[b] for state in exits]
         b.defined = any(bound_on) if after_jump else all(bound_on)

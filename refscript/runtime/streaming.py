@@ -97,13 +97,20 @@ def compiled_loop(length: int, iteration, names: dict, location: Location) -> No
 
     closed = jax.make_jaxpr(one_iteration)(counter)
     plan = _plan(closed, length) if ENABLED else None
+    session = tracing.current()
+    if plan is not None:
+        consts = dict(zip(closed.jaxpr.constvars, closed.consts))
+        arrays = tuple(names.get(id(consts[a.var]), "<array>") for a in plan.arrays)
+        session.note_streamed_loop(StreamedLoop(location, arrays, len(plan.gathered)))
+        if session.forward_only:
+            # Streaming is for reverse mode; a forward-only trace keeps the plain loop,
+            # which runs as fast or faster (see `Session.forward_only`).
+            session.note_forward_only_choice(location, "loop not streamed (a fori_loop over the Refs)")
+            plan = None
     if plan is None:
         lax.fori_loop(0, length, lambda k, carry: (_jax_internal.eval_jaxpr(closed, [k]), carry)[1], None)
         return
     _emit(closed, plan, length)
-    consts = dict(zip(closed.jaxpr.constvars, closed.consts))
-    arrays = tuple(names.get(id(consts[a.var]), "<array>") for a in plan.arrays)
-    tracing.current().note_streamed_loop(StreamedLoop(location, arrays, len(plan.gathered)))
 
 
 # The plan: what each equation of the iteration's jaxpr becomes.

@@ -42,6 +42,18 @@ class Session:
     # id(index tracer) -> (tracer, range of the Python values it takes), for the
     # indices of the compiled loops being traced (see `bounded_range`).
     loop_indices: dict = field(default_factory=dict)
+    # Branches being traced with their writes deferred (runtime/deferred.py), innermost
+    # last; the sites that cannot be deferred, and the writes each deferred site made.
+    deferrals: list = field(default_factory=list)
+    # A forward-only trace: the function's primal, used where no derivative is taken
+    # (refscript.jit wraps it in a custom_jvp whose rule traces the function again
+    # without this flag). Loops whose trip count depends on enclosing loop indices
+    # run their real trip count (a while loop) instead of a masked fixed-length loop,
+    # and loops are not streamed; `forward_only_choices` lists where that happened.
+    forward_only: bool = False
+    forward_only_choices: list = field(default_factory=list)
+    undeferrable: set = field(default_factory=set)
+    deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
         """Forgets what one tracing attempt recorded; keeps the type hints it learned."""
@@ -51,6 +63,11 @@ class Session:
         self.streamed_loops.clear()
         self.unchecked_assertions.clear()
         self.argument_boxes.clear()
+        self.forward_only_choices.clear()
+
+    def note_forward_only_choice(self, location: Location, what: str) -> None:
+        if (location, what) not in self.forward_only_choices:
+            self.forward_only_choices.append((location, what))
 
     def note_dynamic_loop(self, location: Location, kind: str) -> None:
         if (location, kind) not in self.dynamic_loops:
