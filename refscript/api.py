@@ -78,6 +78,10 @@ class JitFunction:
         self.streamed_loops: list = []  # StreamedLoop(location, arrays, ...) of loops streamed (linear-time grad)
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
+        # Lowerings the last trace made: 2 when plain calls run a forward-only lowering
+        # (the function's Python code then runs twice while tracing), else 1.
+        self.lowerings = 0
+        self.forward_only_choices: list = []  # (location, what) the forward-only lowering changed
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
         self._checks = checks
         self._return_updates = return_updates
@@ -216,6 +220,8 @@ class JitFunction:
         # becomes the primal of a custom_jvp whose rule traces the differentiable one.
         closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks, forward_only=not checks)
         self._record(session)
+        self.forward_only_choices = list(session.forward_only_choices)
+        self.lowerings = 2 if session.forward_only_choices else 1
         pure = _jax_internal.discharge_state(closed)
         flat, tree = jax.tree_util.tree_flatten(dynamic)
         if not session.forward_only_choices:

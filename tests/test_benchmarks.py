@@ -105,3 +105,15 @@ def test_geomeans_are_ratios_of_medians():
     assert g["refscript speedup vs NumPy"] == pytest.approx(4.0)  # sqrt(8 * 2)
     assert g["Numba speedup vs NumPy"] == pytest.approx(8.0) and g["counted"]["Numba speedup vs NumPy"] == 1
     assert harness.summary([]) == {}
+
+
+def test_branch_writes_benchmark_runs(capsys):
+    """benchmarks/branch_writes.py checks its three variants against NumPy, then times them."""
+    spec = importlib.util.spec_from_file_location("branch_writes", BENCHMARKS / "branch_writes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--n", "200", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "write inside, not deferred" in out
+    from refscript.runtime import deferred
+    assert deferred.ENABLED

@@ -294,3 +294,53 @@ def test_forward_only_primal_under_transformations(rng):
     got = jax.grad(jax.jit(lambda v: jnp.sum(compiled(L, v) ** 2)))(jnp.asarray(b))
     np.testing.assert_allclose(
         got, numerical_grad(lambda v: np.sum(forward_substitution(L, v.copy()) ** 2), b), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# Branches that only rebind variables: selected, without a conditional, in plain calls
+
+
+def sqrt_branch(x):
+    s = 0.0
+    count = 0
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            s += np.sqrt(x[i])  # NaN on the untaken side: must not reach values or gradients
+            count += 1
+        else:
+            s -= x[i] * 0.5
+    return s, count
+
+
+def bit_loop(data):
+    crc = np.uint32(0xFFFFFFFF)
+    for i in range(data.shape[0]):
+        crc ^= np.uint32(data[i])
+        for _ in range(8):
+            if crc & 1:
+                crc = (crc >> 1) ^ np.uint32(0xEDB88320)
+            else:
+                crc >>= 1
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def test_selected_branches_values_and_gradients(rng):
+    x = rng.normal(size=8)
+    check(sqrt_branch, x)
+    compiled = refscript.jit(sqrt_branch)
+    # The primal (what plain calls run) has no conditional; the rule (derivatives) does.
+    primal = jax.make_jaxpr(compiled)(x)
+    assert "custom_jvp_call" in str(primal) and "cond" not in str(primal) and "select_n" in str(primal)
+    decisions = [what for _, what in refscript.api.lowering_decisions(compiled, x)]
+    assert "without derivatives: branch selected (both sides computed, no conditional)" in decisions
+    grad = jax.grad(lambda v: compiled(v)[0])(x)
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad, numerical_grad(lambda v: sqrt_branch(v)[0], x), rtol=1e-6, atol=1e-8)
+    check_vmap(sqrt_branch, rng.normal(size=(3, 8)))
+
+
+def test_selected_integer_branches(rng):
+    data = rng.integers(0, 256, size=16).astype(np.uint8)
+    check(bit_loop, data)
+    decisions = [what for _, what in refscript.api.lowering_decisions(bit_loop, data)]
+    assert "without derivatives: branch selected (both sides computed, no conditional)" in decisions

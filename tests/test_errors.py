@@ -277,10 +277,13 @@ def stops_in_loop(x):
 
 def test_pdb_stops_at_the_users_line(monkeypatch):
     out = io.StringIO()
-    debugger = pdb.Pdb(stdin=io.StringIO("where\nlist\ncontinue\n"), stdout=out, nosigint=True)
+    # The loop body is traced once per lowering (two here: plain calls do not stream it).
+    debugger = pdb.Pdb(stdin=io.StringIO("where\nlist\ncontinue\ncontinue\n"), stdout=out, nosigint=True)
     monkeypatch.setattr(sys, "breakpointhook", debugger.set_trace)
-    result = refscript.jit(stops_in_loop)(np.arange(3.0))
+    compiled = refscript.jit(stops_in_loop)
+    result = compiled(np.arange(3.0))
     assert float(result) == 3.0
+    assert compiled.lowerings == 2
     text = out.getvalue()
     line = _line_of(stops_in_loop, "s += x[i]")  # as in Python: the line after breakpoint()
     assert f"{__file__}({line})stops_in_loop()" in text  # `where`

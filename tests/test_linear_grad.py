@@ -300,7 +300,9 @@ def test_out_of_bounds_index_keeps_plain_lowering(monkeypatch):
 
 def test_lowering_decisions_name_the_loop():
     decisions = refscript.api.lowering_decisions(recurrence, _data(6))
-    ((location, decision),) = decisions
+    ((location, decision), (plain_location, plain)) = decisions
+    # Plain calls run the loop unstreamed (a fori_loop): streaming is for gradients.
+    assert plain_location == location and plain.startswith("without derivatives: loop not streamed")
     assert location.lineno == recurrence.__code__.co_firstlineno + 3
     assert decision.startswith("loop streamed: elements of a")
 

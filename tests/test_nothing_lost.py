@@ -511,7 +511,10 @@ def test_repeated_calls_trace_once_per_signature(rng):
     for _ in range(3):
         got = compiled(x, 3)
         compiled(jnp.asarray(rng.normal(size=5)), 3)  # JAX array, same shape and dtype
-    assert (compiled.trace_count, _traces() - start) == (1, 1)
+    # One trace per signature; it runs the Python code once per lowering (two when plain
+    # calls get a forward-only lowering, here: the loop is streamed for gradients only).
+    assert compiled.lowerings == 2
+    assert (compiled.trace_count, _traces() - start) == (1, compiled.lowerings)
     assert_tree_close(got, expected)
 
     # Each new signature traces once more; the helper may run more than once in one
@@ -556,7 +559,7 @@ def test_written_arguments_do_not_retrace(rng):
     for a, x, expected, expected_a in cases:
         assert_tree_close(compiled(a, x), expected)
         np.testing.assert_array_equal(a, expected_a)
-    assert (compiled.trace_count, _traces() - start) == (1, 1)
+    assert (compiled.trace_count, _traces() - start) == (1, compiled.lowerings)
 
 
 def test_checked_function_traces_once(rng):

@@ -480,9 +480,20 @@ def not_(value):
 
 def if_exp(pred, if_true, if_false):
     """`if_true() if pred else if_false()`; a traced `pred` evaluates the taken side with `lax.cond`."""
-    truth = _truth(pred, caller_location())
+    location = caller_location()
+    truth = _truth(pred, location)
     if _is_static(truth):
         return if_true() if truth else if_false()
+    session = tracing.current()
+    if session.forward_only:
+        # No derivative is taken of the forward-only lowering: compute both sides and
+        # select, cheaper than a conditional (see deferred._selected).
+        chosen, other = if_true(), if_false()
+        chosen_avals = jax.tree_util.tree_map(jax.typeof, chosen)
+        if jax.tree_util.tree_structure(chosen) == jax.tree_util.tree_structure(other) and \
+                chosen_avals == jax.tree_util.tree_map(jax.typeof, other):
+            session.note_forward_only_choice(location, "branch selected (both sides computed, no conditional)")
+            return jax.tree_util.tree_map(lambda a, b: lax.select(truth, a, b), chosen, other)
     return lax.cond(truth, if_true, if_false)
 
 

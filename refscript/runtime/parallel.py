@@ -36,7 +36,7 @@ from jax import lax
 
 from refscript import _jax_internal
 from refscript.errors import IndexingError, RefscriptError, TracedValueError, UndefinedVariableError, caller_location
-from refscript.runtime import indexing, tracing
+from refscript.runtime import deferred, indexing, tracing
 from refscript.runtime.boxes import Box
 from refscript.runtime.undefined import Undefined
 
@@ -328,6 +328,7 @@ class _OwnedElement(Box):
         return indexing.get(self._ref, _element_index(index, self.dropped), caller_location())
 
     def __setitem__(self, index, new):
+        deferred.before_real_write(self)  # its writes are not recorded: never selected inline
         indexing.set(self._ref, _element_index(index, self.dropped), new, caller_location())
 
     @property

@@ -53,6 +53,7 @@ class Session:
     forward_only: bool = False
     forward_only_choices: list = field(default_factory=list)
     undeferrable: set = field(default_factory=set)
+    not_inline: set = field(default_factory=set)
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:

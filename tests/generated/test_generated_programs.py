@@ -31,6 +31,7 @@ import random
 import re
 import tempfile
 import time
+import traceback
 
 import numpy as np
 import pytest
@@ -200,7 +201,9 @@ class Stats:
         self.lines += program.source.count("\n")
 
     def failed(self, error):
-        text = f"{type(error).__name__}: {error}\n--- program:\n{_CURRENT['source']}"
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f"\n--- raised at: {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].name})" if frames else ""
+        text = f"{type(error).__name__}: {error}{where}\n--- program:\n{_CURRENT['source']}"
         first = re.sub(r"/\S+\.py(:\d+)*", "FILE", text.splitlines()[0])
         signature = re.sub(r"(got|expected|grad|differences) .*", r"\1 ...", first)[:160]
         self.failures[signature] += 1
