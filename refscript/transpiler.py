@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -18,7 +18,7 @@ from refscript.passes.logical import LogicalPass
 from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
 from refscript.passes.slices import SlicesPass
-from refscript.pyct import anno, loader, naming, parser
+from refscript.pyct import anno, loader, naming, parser, traversal
 from refscript.pyct.analysis import activity, liveness
 from refscript.pyct.unparse import unparse_with_origins
 
@@ -33,13 +33,31 @@ class Conversion:
     `argument_writes` lists `(parameter, location)` for each parameter the function
     writes into by subscript: fine for the function the user compiles (its
     arguments are copied in), not for one it calls (the caller would not see it).
+
+    `source` and `source_origins` are made from `tree` (the converted `def`) when
+    first read: only `refscript.show` and `converted_source` need them.
     """
 
     function: object
-    source: str
     filename: str
     argument_writes: tuple = ()
-    source_origins: tuple = ()  # for each line of `source`, the user's line it comes from (or None)
+    tree: object = field(default=None, repr=False, compare=False)
+    _text: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The generated Python source."""
+        return self._unparsed()[0]
+
+    @property
+    def source_origins(self) -> tuple:
+        """For each line of `source`, the user's line it comes from (or None)."""
+        return self._unparsed()[1]
+
+    def _unparsed(self) -> tuple:
+        if "source" not in self._text:
+            self._text["source"], self._text["origins"] = unparse_with_origins(self.tree)
+        return self._text["source"], self._text["origins"]
 
 
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -48,12 +66,15 @@ _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 conversions = 0
 
 
-def convert(fn) -> Conversion:
+def convert(fn, cache: bool = True) -> Conversion:
     """Returns the conversion of `fn`, cached per function object and its current code.
 
     A function whose `__code__` was replaced (as IPython's autoreload does with
     the functions of an edited module) is converted again from its new source.
+    `cache=False` converts again and leaves the cache as it is (for benchmarks).
     """
+    if not cache:
+        return _convert(fn)
     cached = _cache.get(fn)
     if cached is not None and cached[0] is fn.__code__:
         return cached[1]
@@ -62,13 +83,19 @@ def convert(fn) -> Conversion:
     return result
 
 
+def clear_cache() -> None:
+    """Forgets every conversion: the next `convert` of any function converts it again."""
+    _cache.clear()
+
+
 def _convert(fn) -> Conversion:
     global conversions
     conversions += 1
     if fn.__name__ == "<lambda>":
         parsed = parser.parse_lambda(fn)
         if parsed is None:  # cannot be told apart from another lambda on its line: run it as it is
-            return Conversion(function=fn, source=_lambda_source(fn), filename=fn.__code__.co_filename)
+            return Conversion(function=fn, filename=fn.__code__.co_filename,
+                              _text={"source": _lambda_source(fn), "origins": ()})
     else:
         parsed = parser.parse_function(fn)
     node = parsed.node
@@ -80,7 +107,7 @@ def _convert(fn) -> Conversion:
     unsupported.check(node, ctx)  # reject what cannot be converted before touching anything
     parallel.check(node, ctx)  # prange loops, as written: a `break` there is an error, not a flag
     argument_writes = _argument_writes(node, ctx)
-    for sub in gast.walk(node):
+    for sub in traversal.walk_statements(node):
         if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:
             anno.setanno(sub, anno.Basic.USER_FUNCTION, True)
     # Jumps become flags and `if`s before any analysis, so the flags are carried
@@ -101,21 +128,17 @@ def _convert(fn) -> Conversion:
     node = LogicalPass(ctx).transform(node)
 
     function = loader.load_function(node, fn, ctx.runtime_name, runtime)
-    source, origins = unparse_with_origins(node)
-    return Conversion(
-        function=function, source=source, filename=parsed.filename,
-        argument_writes=argument_writes, source_origins=origins,
-    )
+    return Conversion(function=function, filename=parsed.filename, argument_writes=argument_writes, tree=node)
 
 
 def _argument_writes(fn: gast.FunctionDef, ctx: PassContext) -> tuple:
     params = set(activity.parameters(fn))
     writes = []
-    for node in gast.walk(fn):
+    for node in traversal.walk_statements(fn):  # assignments are statements
         targets = node.targets if isinstance(node, gast.Assign) else (
             [node.target] if isinstance(node, (gast.AugAssign, gast.AnnAssign)) else [])
         for target in targets:
-            for sub in gast.walk(target):
+            for sub in traversal.walk(target):
                 base = activity.subscript_base(sub) if isinstance(sub, gast.Subscript) else None
                 if base is not None and base.id in params and isinstance(sub.ctx, gast.Store):
                     writes.append((base.id, ctx.location(sub)))

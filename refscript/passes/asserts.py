@@ -15,6 +15,8 @@ from refscript.passes.context import Converter
 
 
 class AssertsPass(Converter):
+    statements_only = True  # its visitors all handle statements
+
     def visit_Assert(self, node):
         message = gast.Constant(None, None)
         if node.msg is not None:

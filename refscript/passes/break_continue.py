@@ -21,7 +21,7 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.passes.jumps import FlagLowering, contains
-from refscript.pyct import templates
+from refscript.pyct import templates, traversal
 from refscript.pyct.analysis.activity import target_names
 
 
@@ -37,7 +37,7 @@ class _JumpLowering(FlagLowering):
         return self.set_flag(stmt)
 
 
-class _Loops(gast.NodeTransformer):
+class _Loops(traversal.Transformer):
     def __init__(self, ctx: PassContext, fn: gast.FunctionDef):
         self.ctx = ctx
         self.fn = fn
@@ -52,7 +52,7 @@ class _Loops(gast.NodeTransformer):
                 continue
             if isinstance(node, gast.Name) and node.id in names and isinstance(node.ctx, gast.Load):
                 return True
-            stack.extend(gast.iter_child_nodes(node))
+            stack.extend(traversal.children(node))
         return False
 
     def visit_FunctionDef(self, node):

@@ -18,6 +18,8 @@ from refscript.pyct import anno, templates
 
 
 class ConditionalsPass(Converter):
+    statements_only = True  # its visitors all handle statements
+
     def visit_If(self, node):
         self.generic_visit(node)
         true_name = self.ctx.namer.new("if_true")

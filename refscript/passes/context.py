@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import gast
 
 from refscript.errors import ConversionError, Location
-from refscript.pyct import anno, templates
+from refscript.pyct import anno, templates, traversal
 from refscript.pyct.naming import Namer
 
 
@@ -29,7 +29,7 @@ class PassContext:
         return ConversionError(message, self.location(node), hint)
 
 
-class Converter(gast.NodeTransformer):
+class Converter(traversal.Transformer):
     """Base of the converters: rewrites a function's body, leaving the user's nested defs alone."""
 
     def __init__(self, ctx: PassContext):

@@ -23,7 +23,7 @@ import gast
 
 from refscript.passes import parallel
 from refscript.passes.context import Converter
-from refscript.pyct import anno, templates
+from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis.activity import reads
 
 
@@ -62,7 +62,7 @@ def _only_read(box: str, body, binding) -> bool:
     """Whether `body` uses `box` only to read its value, apart from `binding`."""
     reading = set()
     for stmt in body:
-        for node in gast.walk(stmt):
+        for node in traversal.walk(stmt):
             if node is binding.targets[0]:
                 reading.add(id(node.value))
             elif isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and node.value.id == box:
@@ -92,7 +92,7 @@ def _read_parameter_after_binding(stmts: list, param: str, body) -> bool:
     return False
 
 
-class _ReadParameter(gast.NodeTransformer):
+class _ReadParameter(traversal.Transformer):
     """Replaces reads of `box.value` with the loop body's parameter (not inside the
     user's nested functions, which may run after the loop and read the box)."""
 
@@ -117,6 +117,8 @@ def writes_tuple(node) -> gast.Tuple:
 
 
 class LoopsPass(Converter):
+    statements_only = True  # its visitors all handle statements
+
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
         # Names the enclosing `for` targets bind: candidate loop indices (`i` of
         # `range`, `reversed(range)`, `enumerate`); the runtime knows which really are.

@@ -23,15 +23,19 @@ import copy
 import gast
 
 from refscript.passes.context import PassContext
-from refscript.pyct import anno, templates
+from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis import dependence
 
 
 def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
     """Raises `ConversionError` at the first loop-carried dependence in a prange loop of `fn`."""
-    stack = list(fn.body)
-    while stack:
-        node = stack.pop(0)
+    # Breadth first, statements only (a loop is one): the first dependence reported is that of
+    # the outermost, first loop.
+    queue = list(fn.body)
+    position = 0
+    while position < len(queue):
+        node = queue[position]
+        position += 1
         if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             continue  # converted on their own, when called
         if isinstance(node, gast.For) and dependence.is_prange_call(node.iter):
@@ -39,7 +43,7 @@ def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
             if isinstance(result, dependence.Dependence):
                 raise ctx.error(result.node, result.message, result.hint)
             anno.setanno(node, dependence.Key.PLAN, result)
-        stack.extend(gast.iter_child_nodes(node))
+        queue += traversal.child_statements(node)
 
 
 def is_parallel(node) -> bool:
@@ -85,7 +89,7 @@ def lower(converter, node: gast.For, body_name: str, body: list, iterable, write
 def _owned_indices(node, plan) -> dict:
     """Returns `{array: (axis, index expression)}`, the expressions as the rewritten body has them."""
     found = {}
-    for sub in gast.walk(gast.Module(body=node.body, type_ignores=[])):
+    for sub in traversal.walk(gast.Module(body=node.body, type_ignores=[])):
         marks = anno.getanno(sub, dependence.Key.OWNED_ACCESS, {}) if isinstance(sub, gast.Subscript) else {}
         key = marks.get(plan.loop)
         if key is not None and key[0] not in found:

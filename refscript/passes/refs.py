@@ -22,7 +22,7 @@ from __future__ import annotations
 import gast
 
 from refscript.passes.context import PassContext
-from refscript.pyct import anno, templates
+from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis.activity import assigned, modified, parameters, target_names
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If)
@@ -49,13 +49,24 @@ class RefsPass:
         self.ctx = ctx
         self.rs = ctx.runtime_name
         self._collectors: list[set] = []
+        # What each statement rebinds and modifies, remembered: every statement is asked about
+        # (with the constructs around it) before it is rewritten.
+        self._assigned_memo: dict = {}
+        self._modified_memo: dict = {}
+
+    def assigned(self, stmts) -> set[str]:
+        return assigned(stmts, self._assigned_memo)
+
+    def modified(self, stmts) -> set[str]:
+        return modified(stmts, self._modified_memo)
 
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
         # A parameter written by subscript and never rebound is, in NumPy, the
         # caller's array: box it for the whole function as an *argument box*, so
         # the caller's array can be updated after the call.
         params = parameters(fn)
-        in_place = [p for p in params if p in modified(fn.body) and p not in assigned(fn.body)]
+        body_modified, body_assigned = self.modified(fn.body), self.assigned(fn.body)
+        in_place = [p for p in params if p in body_modified and p not in body_assigned]
         mapping, prelude = {}, []
         for name in in_place:
             mapping[name] = self.ctx.namer.new(f"{name}_ref")
@@ -73,7 +84,7 @@ class RefsPass:
         mapping = dict(mapping)
         inits: list[str] = []
         prelude = []
-        for name in _in_order(stmts, _modified_here(stmts) - mapping.keys()):
+        for name in _in_order(stmts, _modified_here(stmts, self.modified) - mapping.keys()):
             box = self.ctx.namer.new(f"{name}_ref")
             mapping[name] = box
             prelude += self._box_statement(box, name, name in defined, origin)
@@ -96,12 +107,12 @@ class RefsPass:
         out = []
         for stmt in stmts:
             # Read what the statement binds before rewriting hides it behind boxes.
-            defined, maybe = _definitely_assigned(stmt), assigned(stmt)
+            defined, maybe = _definitely_assigned(stmt, self.assigned), self.assigned(stmt)
             if isinstance(stmt, _CONSTRUCTS):
                 rewritten = self._construct(stmt, scope)
                 # Names read back from boxes after the construct are bound (perhaps
                 # to an `rs.Undefined`, which reports a use on a path that missed them).
-                defined |= assigned(rewritten[rewritten.index(stmt) + 1:])
+                defined |= self.assigned(rewritten[rewritten.index(stmt) + 1:])
                 out += rewritten
             else:
                 out.append(self._simple(stmt, scope))
@@ -121,7 +132,7 @@ class RefsPass:
 
     def _construct(self, node, scope: _Scope) -> list:
         live = anno.getanno(node, anno.Basic.LIVE_IN, frozenset()) | anno.getanno(node, anno.Basic.LIVE_OUT, frozenset())
-        changed = assigned(node) | modified(node)
+        changed = self.assigned(node) | self.modified(node)
         if isinstance(node, gast.For):
             changed |= target_names(node.target)
         new = _in_order([node], (changed & live) - scope.mapping.keys())
@@ -168,7 +179,7 @@ class RefsPass:
             collector.add(box)
 
 
-class _Rename(gast.NodeTransformer):
+class _Rename(traversal.Transformer):
     """Rewrites uses of boxed names into box accesses, recording writes."""
 
     def __init__(self, mapping: dict, refs_pass: RefsPass):
@@ -230,7 +241,7 @@ class _Rename(gast.NodeTransformer):
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
 
-def _modified_here(stmts) -> set[str]:
+def _modified_here(stmts, modified=modified) -> set[str]:
     """Names modified by subscript directly in `stmts`, not inside nested loops or branches."""
     names = set()
     for stmt in stmts:
@@ -240,13 +251,13 @@ def _modified_here(stmts) -> set[str]:
     return names
 
 
-def _definitely_assigned(stmt) -> set[str]:
+def _definitely_assigned(stmt, assigned=assigned) -> set[str]:
     if isinstance(stmt, gast.If):
-        return _block_definitely_assigned(stmt.body) & _block_definitely_assigned(stmt.orelse)
+        return _block_definitely_assigned(stmt.body, assigned) & _block_definitely_assigned(stmt.orelse, assigned)
     if isinstance(stmt, (gast.For, gast.While)):
-        return _block_definitely_assigned(stmt.orelse)
+        return _block_definitely_assigned(stmt.orelse, assigned)
     if isinstance(stmt, gast.With):
-        return _block_definitely_assigned(stmt.body)
+        return _block_definitely_assigned(stmt.body, assigned)
     if isinstance(stmt, gast.Try):
         return set()
     if isinstance(stmt, gast.AnnAssign) and stmt.value is None:
@@ -254,18 +265,21 @@ def _definitely_assigned(stmt) -> set[str]:
     return assigned(stmt)
 
 
-def _block_definitely_assigned(stmts) -> set[str]:
+def _block_definitely_assigned(stmts, assigned=assigned) -> set[str]:
     names = set()
     for stmt in stmts:
-        names |= _definitely_assigned(stmt)
+        names |= _definitely_assigned(stmt, assigned)
     return names
 
 
 def _in_order(nodes, names: set[str]) -> list[str]:
     """Returns `names` in the order they first appear in `nodes` (readable generated code)."""
     order = []
-    for node in nodes:
-        for sub in gast.walk(node):
-            if isinstance(sub, gast.Name) and sub.id in names and sub.id not in order:
-                order.append(sub.id)
+    if names:
+        for node in nodes:
+            for sub in traversal.walk(node):
+                if isinstance(sub, gast.Name) and sub.id in names and sub.id not in order:
+                    order.append(sub.id)
+                    if len(order) == len(names):
+                        return order
     return order + sorted(names - set(order))

@@ -26,7 +26,7 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.passes.jumps import FlagLowering, contains
-from refscript.pyct import templates
+from refscript.pyct import templates, traversal
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If, gast.Try, gast.With)
 
@@ -99,7 +99,7 @@ def _walk_function(fn):
         yield node
         if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             continue
-        stack.extend(gast.iter_child_nodes(node))
+        stack.extend(traversal.children(node))
 
 
 def _common_tuple_width(returns):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gast
 
 from refscript.passes.context import Converter
+from refscript.pyct import traversal
 from refscript.pyct.analysis import activity
 
 
@@ -63,7 +64,7 @@ class SlicesPass(Converter):
         self._top_level = set(self._locals)
         self._boxes = {
             target.id
-            for node in gast.walk(fn) if isinstance(node, gast.Assign) and self._is_box_call(node.value)
+            for node in traversal.walk_statements(fn) if isinstance(node, gast.Assign) and self._is_box_call(node.value)
             for target in node.targets if isinstance(target, gast.Name)
         }
         return super().transform(fn)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gast
 
 from refscript.passes.context import PassContext
+from refscript.pyct import traversal
 from refscript.pyct.analysis.activity import subscript_base, target_names
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If)
@@ -72,18 +73,18 @@ class _Checker:
         self._check_expressions(stmt, in_construct)
 
     def _check_expressions(self, stmt, in_construct: bool) -> None:
-        table = {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)}
-        if in_construct:
-            table[gast.NamedExpr] = _IN_CONSTRUCT[gast.NamedExpr]
+        table = _EXPRESSIONS_IN_CONSTRUCT if in_construct else _EXPRESSIONS
+        kinds = tuple(table)
         for node in _expressions_of(stmt):
-            self._reject(node, table)
+            if isinstance(node, kinds):
+                self._reject(node, table)
 
     def _check_nested_scope(self, node) -> None:
         # A nested function's `nonlocal`/`global` rebinds the converted function's
         # variables behind the back of its loops and branches (which carry only what
         # they assign themselves).
         table = {kind: _ANYWHERE[kind] for kind in (gast.Yield, gast.Await, gast.Nonlocal, gast.Global)}
-        for sub in gast.walk(node):
+        for sub in traversal.walk(node):
             self._reject(sub, table)
 
     def _check_targets(self, stmt, in_construct: bool, loop_targets: set[str]) -> None:
@@ -93,7 +94,7 @@ class _Checker:
         elif isinstance(stmt, (gast.AugAssign, gast.AnnAssign)):
             targets = [stmt.target]
         for target in targets:
-            for leaf in gast.walk(target):
+            for leaf in traversal.walk(target):
                 if isinstance(leaf, gast.Subscript) and isinstance(leaf.ctx, gast.Store):
                     if isinstance(leaf.value, gast.Subscript):
                         raise self.ctx.error(
@@ -123,12 +124,18 @@ class _Checker:
                 raise self.ctx.error(node, f"{what} is not supported by refscript", hint)
 
 
+# What `_check_expressions` rejects in the expressions of a statement (outside and inside a
+# loop or branch).
+_EXPRESSIONS = {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)}
+_EXPRESSIONS_IN_CONSTRUCT = {**_EXPRESSIONS, gast.NamedExpr: _IN_CONSTRUCT[gast.NamedExpr]}
+
+
 def _expressions_of(stmt):
     """The expression nodes of `stmt` itself, not of the statements nested in it."""
-    stack = [c for c in gast.iter_child_nodes(stmt) if not isinstance(c, gast.stmt)]
+    stack = [c for c in traversal.children(stmt) if not isinstance(c, gast.stmt)]
     while stack:
         node = stack.pop()
         if isinstance(node, gast.stmt):
             continue
         yield node
-        stack.extend(gast.iter_child_nodes(node))
+        stack.extend(traversal.children(node))

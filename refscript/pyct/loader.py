@@ -15,7 +15,7 @@ import types
 
 import gast
 
-from refscript.pyct import anno
+from refscript.pyct import anno, gast_translation, traversal
 
 _FACTORY = "__refscript_factory"
 _CONVERTED = "__refscript_converted"
@@ -45,7 +45,7 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
         decorator_list=[], returns=None, type_comment=None, type_params=[],
     )
     generated = _generated_function_names(fn_node)
-    module = gast.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
+    module = gast_translation.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
     _place(module, fn_node.lineno, original.__code__.co_filename)
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
     factory_code = _const_code(module_code, _FACTORY)
@@ -66,24 +66,75 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
 
 
 def _place(module: ast.Module, lineno: int, filename: str) -> None:
-    for node in ast.walk(module):
-        if "lineno" in node._attributes and getattr(node, "lineno", None) is None:
-            node.lineno = node.end_lineno = lineno
-            node.col_offset = node.end_col_offset = 0
-    ast.fix_missing_locations(module)
-    # Generated statements stand at their construct's first position with no width
-    # (`rs.for_stmt(...)` at the `for`); spanning the rest of that line instead makes
-    # tracebacks print the user's line without a stray empty caret line under it.
-    for node in ast.walk(module):
-        if "lineno" in node._attributes and node.lineno == node.end_lineno and node.col_offset == node.end_col_offset:
-            text = linecache.getline(filename, node.lineno).rstrip()
-            node.end_col_offset = max(len(text.encode("utf-8")), node.col_offset)
+    """Gives every node a position: nodes without one stand at the start of line `lineno`, then
+    `ast.fix_missing_locations` fills what is left from the parents.
+
+    Generated statements stand at their construct's first position with no width
+    (`rs.for_stmt(...)` at the `for`); spanning the rest of that line instead makes
+    tracebacks print the user's line without a stray empty caret line under it.
+
+    One walk doing what these three would, in this order, over the whole tree:
+    setting the positions of nodes without one, `ast.fix_missing_locations`, then
+    widening the zero-width nodes.
+    """
+    lines = linecache.getlines(filename)
+    _place_node(module, lineno, lines, 1, 0, 1, 0)
+
+
+def _place_node(node, place: int, lines: list, lineno: int, col_offset: int, end_lineno: int,
+                end_col_offset: int) -> None:
+    attributes = node._attributes
+    if attributes:
+        get = node.__dict__.get
+        if "lineno" in attributes:
+            value = get("lineno", _MISSING)
+            if value is _MISSING:
+                value = getattr(node, "lineno", None)
+            if value is None:  # no position: the start of line `place`
+                node.lineno = node.end_lineno = place
+                node.col_offset = node.end_col_offset = 0
+                value = place
+            lineno = value  # (what ast.fix_missing_locations reads next)
+        # ast.fix_missing_locations: what is still missing comes from the parent.
+        if "end_lineno" in attributes:
+            value = get("end_lineno", _MISSING)
+            if value is _MISSING:
+                value = getattr(node, "end_lineno", None)
+            if value is None:
+                node.end_lineno = end_lineno
+            else:
+                end_lineno = value
+        if "col_offset" in attributes:
+            value = get("col_offset", _MISSING)
+            if value is _MISSING:
+                value = getattr(node, "col_offset", _MISSING)
+            if value is _MISSING:
+                node.col_offset = col_offset
+            else:
+                col_offset = value
+        if "end_col_offset" in attributes:
+            value = get("end_col_offset", _MISSING)
+            if value is _MISSING:
+                value = getattr(node, "end_col_offset", None)
+            if value is None:
+                node.end_col_offset = end_col_offset
+            else:
+                end_col_offset = value
+    for child in traversal.children(node):
+        _place_node(child, place, lines, lineno, col_offset, end_lineno, end_col_offset)
+    # Widened after the children took the parent's position, as when done after the walk.
+    if "lineno" in attributes and node.lineno == node.end_lineno and node.col_offset == node.end_col_offset:
+        text = lines[node.lineno - 1].rstrip() if 1 <= node.lineno <= len(lines) else ""
+        node.end_col_offset = max(len(text.encode("utf-8")), node.col_offset)
+
+
+_MISSING = object()
 
 
 def _generated_function_names(fn_node: gast.FunctionDef) -> set:
     """The names of the bodies refscript generated inside `fn_node` (not the user's own defs)."""
     return {
-        sub.name for sub in gast.walk(fn_node)
+        sub.name for sub in traversal.walk_statements(fn_node)
         if isinstance(sub, gast.FunctionDef) and sub is not fn_node
         and not anno.getanno(sub, anno.Basic.USER_FUNCTION)
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gast
 
+from refscript.pyct import traversal
+
 # The name generated code uses for refscript's runtime module.
 RUNTIME_MODULE = "rs"
 
@@ -22,7 +24,7 @@ class Namer:
     @classmethod
     def for_tree(cls, tree) -> "Namer":
         taken = set()
-        for node in gast.walk(tree):
+        for node in traversal.walk(tree):
             if isinstance(node, gast.Name):
                 taken.add(node.id)
             elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.AsyncFunctionDef)):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import gast
 
 from refscript.errors import Location, SourceUnavailableError
+from refscript.pyct import gast_translation, traversal
 from refscript.pyct.unparse import unparse
 
 
@@ -36,12 +37,20 @@ def parse_function(fn) -> ParsedFunction:
     lines, first_line = _source_lines(fn)
     source = "".join(lines)
     dedented = textwrap.dedent(source)
-    if not _matches_code(dedented, code):
+    matches = _matches_code(dedented, code)
+    if not matches:
+        exact = _source_lines(fn, exact=True)  # the quick search may have cut the def short
+        if exact != (lines, first_line):
+            lines, first_line = exact
+            source = "".join(lines)
+            dedented = textwrap.dedent(source)
+            matches = _matches_code(dedented, code)
+    if not matches:
         # linecache may hold text older than the file (an edit within one tick of the
         # file system's clock): read the file again. A function loaded before its file
         # was edited cannot be converted from the new text.
         linecache.cache.pop(code.co_filename, None)
-        lines, first_line = _source_lines(fn)
+        lines, first_line = _source_lines(fn, exact=True)
         source = "".join(lines)
         dedented = textwrap.dedent(source)
         if not _matches_code(dedented, code):
@@ -52,8 +61,19 @@ def parse_function(fn) -> ParsedFunction:
                 "reload the module (importlib.reload) or restart, so the function and its "
                 "source agree",
             )
-    indent = _indent_width(source) - _indent_width(dedented)
-    module = gast.parse(dedented)
+    line_offset = max(first_line, 1) - 1
+    try:
+        # Blank lines first: the tree has the file's line numbers without renumbering it.
+        module = gast_translation.parse("\n" * line_offset + dedented)
+    except SyntaxError:
+        # Only text `_matches_code` did not compile gets here, perhaps cut short by the quick
+        # search: inspect's lines parse, or raise the error numbered as in that text.
+        lines, first_line = _source_lines(fn, exact=True)
+        source = "".join(lines)
+        dedented = textwrap.dedent(source)
+        module = gast_translation.parse(dedented)
+        line_offset = max(first_line, 1) - 1
+        _move(module, line_offset, 0)
     node = _find_function(module, fn)
     if node is None:
         raise SourceUnavailableError(
@@ -61,23 +81,38 @@ def parse_function(fn) -> ParsedFunction:
             Location(code.co_filename, code.co_firstlineno),
             "lambdas and functions created by exec cannot be converted; write a def",
         )
-    line_offset = max(first_line, 1) - 1
-    for sub in gast.walk(module):
-        if hasattr(sub, "lineno") and sub.lineno is not None:
-            sub.lineno += line_offset
-            if getattr(sub, "end_lineno", None) is not None:
-                sub.end_lineno += line_offset
-            if getattr(sub, "col_offset", None) is not None:
-                sub.col_offset += indent
-            if getattr(sub, "end_col_offset", None) is not None:
-                sub.end_col_offset += indent
+    _move(module, 0, _indent_width(source) - _indent_width(dedented))
     return ParsedFunction(node=node, filename=code.co_filename, source=dedented)
 
 
-def _source_lines(fn):
+def _move(module, lines: int, columns: int) -> None:
+    """Moves the positions in `module` down by `lines` and right by `columns`."""
+    if not lines and not columns:
+        return
+    for sub in traversal.walk(module):
+        if hasattr(sub, "lineno") and sub.lineno is not None:
+            sub.lineno += lines
+            if getattr(sub, "end_lineno", None) is not None:
+                sub.end_lineno += lines
+            if getattr(sub, "col_offset", None) is not None:
+                sub.col_offset += columns
+            if getattr(sub, "end_col_offset", None) is not None:
+                sub.end_col_offset += columns
+
+
+def _source_lines(fn, exact: bool = False):
+    """`inspect.getsourcelines(fn)`: the lines of the def and where they start. Unless `exact`,
+    the def's end is found from its code and the indentation of the lines after it, which is
+    much faster than `inspect`'s tokenizing; a search it cannot be sure of gives `inspect`'s
+    answer, and one cut short gives text that does not compile (see `parse_function`)."""
     code = fn.__code__
     try:
-        return inspect.getsourcelines(fn)
+        if exact:
+            return inspect.getsourcelines(fn)
+        target = inspect.unwrap(fn)  # as inspect.getsourcelines does
+        lines, start = inspect.findsource(target)
+        block = _quick_block(lines, start, getattr(target, "__code__", None))
+        return (block if block is not None else inspect.getblock(lines[start:])), start + 1
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__!r}",
@@ -85,6 +120,50 @@ def _source_lines(fn):
             "refscript converts source code: define the function in a .py file "
             "(not a bare REPL or exec) and decorate it there",
         ) from exc
+
+
+def _quick_block(lines: list, start: int, code) -> list | None:
+    """The lines of the def starting at `lines[start]`, through its last line with code (the
+    last position in `code`) and the deeper-indented lines after it; None if unsure (tabs in
+    the indentation, positions outside the lines)."""
+    if code is None:
+        return None
+    last = _last_line(code) - 1
+    if not start <= last < len(lines):
+        return None
+    base = _indent_of(lines[start])
+    if base is None:
+        return None
+    for index in range(last + 1, len(lines)):
+        text = lines[index]
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            continue  # blank lines and comments neither end the def nor belong to it at its end
+        width = _indent_of(text)
+        if width is None:
+            return None
+        if width <= base:
+            break
+        last = index
+    return lines[start:last + 1]
+
+
+def _indent_of(line: str) -> int | None:
+    width = len(line) - len(line.lstrip(" "))
+    return None if line[width:width + 1] in ("\t", "\f") else width
+
+
+def _last_line(code) -> int:
+    """The last line any instruction of `code` (or of the code nested in it) comes from."""
+    if hasattr(code, "co_positions"):
+        ends = [end if end is not None else line for line, end, _, _ in code.co_positions() if line is not None]
+    else:  # Python 3.10
+        ends = [line for _, _, line in code.co_lines() if line is not None]
+    last = max(ends, default=code.co_firstlineno)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
 
 
 _FUTURE_FLAGS = 0
@@ -197,12 +276,12 @@ def _find_lambda(fn):
     if not lines:
         return None
     try:
-        module = gast.parse("".join(lines))
+        module = gast_translation.parse("".join(lines))
     except SyntaxError:
         return None
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     found = [
-        node for node in gast.walk(module)
+        node for node in traversal.walk(module)
         if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno
         and [a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params
     ]
@@ -218,7 +297,7 @@ def _find_function(module: gast.Module, fn):
     for stmt in module.body:
         if isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef)) and stmt.name == fn.__name__:
             return stmt
-    for sub in gast.walk(module):
+    for sub in traversal.walk(module):
         if isinstance(sub, (gast.FunctionDef, gast.AsyncFunctionDef)) and sub.name == fn.__name__:
             return sub
     return None

@@ -4,46 +4,101 @@
 
 Placeholders are plain names in the template. A replacement may be:
 - a `str`: becomes a name (or a def's name, or a parameter);
-- an expression node: deep-copied into place, its Load/Store context fixed to fit;
-- a list of statements: spliced where the placeholder stands alone as a statement.
-Template nodes take their line numbers from `origin`, so generated code reports
-the user's line.
+- an expression node: moved into place, its Load/Store context fixed to fit;
+- a list of statements: moved in where the placeholder stands alone as a statement.
+Replacement nodes are moved, not copied: the caller hands them over (a pass
+passes the parts of the construct it replaces) and must not use them elsewhere;
+a node placed twice in one result is copied the second time. Nodes without a
+position take the position of `origin`, so generated code reports the user's line.
+
+Conversion runs templates thousands of times: each template text is parsed once
+(`_parsed`) and its statements copied for each use.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
+import functools
 import textwrap
 
 import gast
 
+from refscript.pyct import gast_translation, traversal
 
-class _Replacer(gast.NodeTransformer):
-    def __init__(self, replacements):
-        self.replacements = replacements
+_AST = gast.AST
 
-    def visit_Expr(self, node):
-        if isinstance(node.value, gast.Name) and node.value.id in self.replacements:
-            repl = self.replacements[node.value.id]
-            if isinstance(repl, list):
-                return [copy.deepcopy(s) for s in repl]
-        return self.generic_visit(node)
 
-    def visit_Name(self, node):
-        if node.id not in self.replacements:
-            return node
-        repl = self.replacements[node.id]
-        if isinstance(repl, str):
-            return gast.Name(id=repl, ctx=node.ctx, annotation=None, type_comment=None)
-        if isinstance(repl, gast.AST):
-            return with_context(copy.deepcopy(repl), node.ctx)
-        raise ValueError(f"cannot put a {type(repl).__name__} where the name {node.id!r} stands")
+def copy_tree(node, memo: dict | None = None, locate=None):
+    """Returns a deep copy of `node` (a `gast` node, or a list of them): what `copy.deepcopy`
+    returns, several times faster. Annotations are deep-copied with the same memo, so one that
+    refers to a node inside the tree refers to that node's copy, as with `copy.deepcopy`.
 
-    def visit_FunctionDef(self, node):
-        repl = self.replacements.get(node.name)
-        if isinstance(repl, str):
-            node.name = repl
-        return self.generic_visit(node)
+    `locate`, if given, is called on every node of the copy (to give it a position).
+    """
+    return _copy(node, {} if memo is None else memo, locate)
+
+
+_ATOMIC = frozenset({type(None), str, int, float, bool, complex, bytes})
+# Values a copy may share with the original: a frozenset (of names) cannot change.
+_IMMUTABLE = _ATOMIC | {frozenset}
+
+
+def _copy(value, memo: dict, locate):
+    if value.__class__ is list:
+        return [_copy(item, memo, locate) for item in value]
+    if isinstance(value, _AST):
+        return _copy_node(value, memo, locate)
+    if value.__class__ in _ATOMIC:
+        return value
+    return _copy_other(value, memo)
+
+
+def _copy_other(value, memo: dict):
+    """Copies what nodes hold besides nodes: the `_attributes` tuple of an annotated node (kept:
+    immutable) and its annotations (a dict of mostly immutable values, copied without the
+    generic machinery where it can be); anything else with `copy.deepcopy`."""
+    kind = value.__class__
+    if kind is tuple and all(item.__class__ in _ATOMIC for item in value):
+        return value
+    if kind is dict and all(item.__class__ in _IMMUTABLE for item in value.values()) and all(
+            isinstance(key, enum.Enum) or key.__class__ in _ATOMIC for key in value):
+        return dict(value)  # deepcopy keeps enums and atomic values as they are
+    return copy.deepcopy(value, memo)
+
+
+def _copy_node(node, memo: dict, locate):
+    # The originals stay alive while they are copied (the caller holds the tree), so their
+    # id()s in `memo` cannot be reused meanwhile.
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    cls = node.__class__
+    new = cls.__new__(cls)
+    memo[id(node)] = new
+    state = new.__dict__
+    for key, item in node.__dict__.items():
+        kind = item.__class__
+        if kind is list:
+            item = [_copy_node(x, memo, locate) if isinstance(x, _AST) else _copy(x, memo, locate) for x in item]
+        elif isinstance(item, _AST):
+            item = _copy_node(item, memo, locate)
+        elif kind not in _ATOMIC:
+            item = _copy_other(item, memo)
+        state[key] = item
+    if locate is not None:
+        locate(new)
+    return new
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple:
+    """The statements of `template`, without positions (copy them before use)."""
+    module = gast_translation.parse(textwrap.dedent(template))
+    for sub in traversal.walk(module):
+        if "lineno" in getattr(sub, "_attributes", ()):
+            sub.lineno = sub.end_lineno = None
+    return tuple(module.body)
 
 
 def with_context(node, ctx):
@@ -65,19 +120,83 @@ def replace(template: str, origin=None, **replacements) -> list:
     >>> [s.__class__.__name__ for s in replace("x = y", x="a", y="b")]
     ['Assign']
     """
-    module = gast.parse(textwrap.dedent(template))
-    for sub in gast.walk(module):
-        if "lineno" in getattr(sub, "_attributes", ()):
-            sub.lineno = sub.end_lineno = None
-    replacer = _Replacer(replacements)
+    filler = None if origin is None else _Locator(origin)
+    placed: set = set()
     body = []
-    for stmt in module.body:
-        result = replacer.visit(stmt)
+    for stmt in _parsed(template):
+        result = _instantiate(stmt, replacements, filler, placed)
         body.extend(result if isinstance(result, list) else [result])
-    if origin is not None:
-        for stmt in body:
-            copy_missing_locations(stmt, origin)
     return body
+
+
+class _Locator:
+    """Gives nodes without a position the position of `origin` (as `copy_missing_locations`)."""
+
+    def __init__(self, origin):
+        self.lineno = getattr(origin, "lineno", 1)
+        self.col = getattr(origin, "col_offset", 0)
+
+    def __call__(self, node):
+        if "lineno" in getattr(node, "_attributes", ()) and getattr(node, "lineno", None) is None:
+            node.lineno, node.col_offset = self.lineno, self.col
+            node.end_lineno, node.end_col_offset = self.lineno, self.col
+        return node
+
+
+def _instantiate(node, replacements: dict, filler, placed: set):
+    """A copy of the template node `node` with its placeholders replaced (a list: statements to
+    splice); every node of the result without a position gets `filler`'s. Replacement nodes are
+    moved in, or copied if `placed` (their ids) says they are in the result already."""
+    cls = node.__class__
+    if cls is gast.Name and node.id in replacements:
+        repl = replacements[node.id]
+        ctx = _copy_node(node.ctx, {}, None)
+        if isinstance(repl, str):
+            new = gast.Name(id=repl, ctx=ctx, annotation=None, type_comment=None)
+            return filler(new) if filler is not None else new
+        if isinstance(repl, gast.AST):
+            return with_context(_place(repl, filler, placed), ctx)
+        raise ValueError(f"cannot put a {type(repl).__name__} where the name {node.id!r} stands")
+    if cls is gast.Expr and isinstance(node.value, gast.Name) and node.value.id in replacements:
+        repl = replacements[node.value.id]
+        if isinstance(repl, list):
+            return [_place(stmt, filler, placed) for stmt in repl]
+    new = cls.__new__(cls)
+    state = new.__dict__
+    for key, item in node.__dict__.items():
+        if item.__class__ is list:
+            items = []
+            for element in item:
+                if isinstance(element, _AST):
+                    element = _instantiate(element, replacements, filler, placed)
+                    if isinstance(element, list):
+                        items += element
+                        continue
+                items.append(element)
+            item = items
+        elif isinstance(item, _AST):
+            item = _instantiate(item, replacements, filler, placed)
+        state[key] = item
+    if cls is gast.FunctionDef and isinstance(replacements.get(node.name), str):
+        new.name = replacements[node.name]
+    return filler(new) if filler is not None else new
+
+
+def _place(node, filler, placed: set):
+    """`node`, moved into a template's result (a copy if it is there already), its nodes without
+    a position given `filler`'s."""
+    if id(node) in placed:
+        return copy_tree(node, locate=filler)
+    placed.add(id(node))
+    if filler is not None:
+        _locate_all(node, filler)
+    return node
+
+
+def _locate_all(node, filler) -> None:
+    filler(node)
+    for child in traversal.children(node):
+        _locate_all(child, filler)
 
 
 def replace_as_expression(template: str, origin=None, **replacements):
@@ -91,7 +210,7 @@ def copy_missing_locations(node, origin) -> None:
     """Gives every node under `node` without a position the position of `origin`."""
     lineno = getattr(origin, "lineno", 1)
     col = getattr(origin, "col_offset", 0)
-    for sub in gast.walk(node):
+    for sub in traversal.walk(node):
         if "lineno" in getattr(sub, "_attributes", ()):
             if getattr(sub, "lineno", None) is None:
                 sub.lineno, sub.col_offset = lineno, col

@@ -13,6 +13,8 @@ import ast
 
 import gast
 
+from refscript.pyct import gast_translation
+
 
 def unparse(node, backend: str = "ast") -> str:
     """Returns the source text of a `gast` or `ast` node (or list of statements).
@@ -23,7 +25,7 @@ def unparse(node, backend: str = "ast") -> str:
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
     if isinstance(node, gast.AST):
-        node = gast.gast_to_ast(node)
+        node = gast_translation.gast_to_ast(node)
     node = ast.fix_missing_locations(node)
     if backend == "ast":
         return ast.unparse(node)
@@ -43,7 +45,7 @@ def unparse_with_origins(node) -> tuple[str, tuple]:
     """
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
-    tree = ast.fix_missing_locations(gast.gast_to_ast(node))
+    tree = ast.fix_missing_locations(gast_translation.gast_to_ast(node))
     source = ast.unparse(tree)
     origins = [None] * len(source.splitlines())
     produced = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.stmt)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gast
 
+from refscript.pyct import traversal
+
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
-_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 
 
 def target_names(target) -> set[str]:
@@ -52,7 +53,7 @@ def reads(node) -> set[str]:
     return visitor.names
 
 
-class _Reads(gast.NodeVisitor):
+class _Reads(traversal.Visitor):
     def __init__(self):
         self.names: set[str] = set()
 
@@ -121,17 +122,38 @@ def parameters(fn: gast.FunctionDef) -> list[str]:
     return names
 
 
-def assigned(stmts) -> set[str]:
-    """Returns the names statements rebind, looking into compound statements, not nested scopes."""
-    visitor = _Assigned()
+def assigned(stmts, memo: dict | None = None) -> set[str]:
+    """Returns the names statements rebind, looking into compound statements, not nested scopes.
+
+    `memo` (a dict kept by the caller) remembers the answer for each statement visited, so that
+    asking again about a statement, or about one that contains it, does not walk it again: only
+    for a tree whose statements are asked about before they change.
+    """
+    visitor = _Assigned(memo)
     for stmt in stmts if isinstance(stmts, list) else [stmts]:
         visitor.visit(stmt)
     return visitor.names
 
 
-class _Assigned(gast.NodeVisitor):
-    def __init__(self):
+# Nodes that are statements or hold statements: the units `memo`s remember.
+_STATEMENTS = (gast.stmt, gast.excepthandler, gast.match_case)
+
+
+class _Assigned(traversal.Visitor):
+    def __init__(self, memo: dict | None = None):
         self.names: set[str] = set()
+        self.memo = memo
+
+    def visit(self, node):
+        memo = self.memo
+        if memo is None or not isinstance(node, _STATEMENTS):
+            return traversal.Visitor.visit(self, node)
+        entry = memo.get(id(node))
+        if entry is None or entry[0] is not node:
+            inner = _Assigned(memo)
+            traversal.Visitor.visit(inner, node)
+            entry = memo[id(node)] = (node, frozenset(inner.names))
+        self.names |= entry[1]
 
     def visit_Name(self, node):
         if isinstance(node.ctx, (gast.Store, gast.Del)):
@@ -154,7 +176,7 @@ class _Assigned(gast.NodeVisitor):
 
     def visit_ListComp(self, node):
         # Only walrus targets escape a comprehension.
-        for sub in gast.walk(node):
+        for sub in traversal.walk(node):
             if isinstance(sub, gast.NamedExpr):
                 self.names |= target_names(sub.target)
 
@@ -164,28 +186,51 @@ class _Assigned(gast.NodeVisitor):
         self.names.add((node.asname or node.name).split(".")[0])
 
 
-def modified(stmts) -> set[str]:
-    """Returns the names whose contents statements change by subscript assignment (`a[i] = v`)."""
+def modified(stmts, memo: dict | None = None) -> set[str]:
+    """Returns the names whose contents statements change by subscript assignment (`a[i] = v`).
+
+    `memo`: as for `assigned`.
+    """
     names = set()
     for stmt in stmts if isinstance(stmts, list) else [stmts]:
-        for node in _walk_same_scope(stmt):
-            targets = []
-            if isinstance(node, gast.Assign):
-                targets = node.targets
-            elif isinstance(node, (gast.AugAssign, gast.AnnAssign)):
-                targets = [node.target]
-            for target in targets:
-                for leaf in _all_targets(target):
-                    if isinstance(leaf, gast.Subscript):
-                        base = subscript_base(leaf)
-                        if base is not None:
-                            names.add(base.id)
+        names |= _modified(stmt, memo)
     return names
 
 
-def _walk_same_scope(node):
-    yield node
-    for child in gast.iter_child_nodes(node):
-        if isinstance(child, _SCOPES + _COMPREHENSIONS):
-            continue
-        yield from _walk_same_scope(child)
+def _modified(node, memo: dict | None) -> frozenset:
+    if memo is not None:
+        entry = memo.get(id(node))
+        if entry is not None and entry[0] is node:
+            return entry[1]
+    names = set()
+    if isinstance(node, gast.Assign):
+        targets = node.targets
+    elif isinstance(node, (gast.AugAssign, gast.AnnAssign)):
+        targets = [node.target]
+    else:
+        targets = ()
+    for target in targets:
+        for leaf in _all_targets(target):
+            if isinstance(leaf, gast.Subscript):
+                base = subscript_base(leaf)
+                if base is not None:
+                    names.add(base.id)
+    # Assignments are statements: only the statements nested in this one can hold more (not
+    # expressions, and not nested scopes, whose writes are their own).
+    for child in _nested_statements(node):
+        if not isinstance(child, _SCOPES):
+            names |= _modified(child, memo)
+    names = frozenset(names)
+    if memo is not None:
+        memo[id(node)] = (node, names)
+    return names
+
+
+def _nested_statements(node) -> list:
+    """The statements (and `except` handlers, `match` cases) directly inside `node`."""
+    found = []
+    for field in ("body", "orelse", "handlers", "finalbody", "cases"):
+        value = getattr(node, field, None)
+        if isinstance(value, list):
+            found += value
+    return found

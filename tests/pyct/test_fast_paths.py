@@ -1,0 +1,187 @@
+"""The converter's fast paths give what the slow, standard ones give.
+
+Conversion replaces `ast.walk`, `ast.NodeTransformer`, `copy.deepcopy`, gast's
+translators and `inspect.getsourcelines` with faster code of its own (see
+benchmarks/conversion.py for why). Each is compared here with the standard
+function on real code: refscript's own modules, this test suite and the example
+kernels.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.util
+import inspect
+import textwrap
+import types
+from pathlib import Path
+
+import gast
+import pytest
+
+from refscript.errors import SourceUnavailableError
+from refscript.pyct import anno, gast_translation, parser, templates, traversal
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = (sorted((ROOT / "refscript" / "passes").glob("*.py")) + sorted((ROOT / "refscript" / "pyct").rglob("*.py"))
+           + sorted((ROOT / "examples" / "kernels").glob("*.py")))
+
+
+def _dump(node) -> str:
+    if isinstance(node, gast.AST):
+        return gast.dump(node, include_attributes=True)
+    return ast.dump(node, include_attributes=True)
+
+
+@pytest.fixture(scope="module")
+def trees():
+    return [(path.name, gast.parse(path.read_text())) for path in SOURCES]
+
+
+def test_walk_and_children_are_the_standard_ones(trees):
+    for name, tree in trees:
+        assert traversal.walk(tree) == list(ast.walk(tree)), name
+        for node in traversal.walk(tree)[:300]:
+            assert traversal.children(node) == list(ast.iter_child_nodes(node)), name
+
+
+def test_walk_statements_is_walk_without_the_expressions(trees):
+    holders = (gast.stmt, gast.excepthandler, gast.match_case, gast.mod)
+    for name, tree in trees:
+        assert traversal.walk_statements(tree) == [n for n in ast.walk(tree) if isinstance(n, holders)], name
+
+
+class _Renames:
+    """The same transformer twice: on ast.NodeTransformer and on traversal.Transformer."""
+
+    def visit_Name(self, node):
+        if node.id.startswith("_"):
+            return gast.copy_location(gast.Name("renamed", node.ctx, None, None), node)
+        return node
+
+    def visit_Pass(self, node):
+        return None  # removed
+
+    def visit_Expr(self, node):
+        self.generic_visit(node)
+        return [node, gast.Pass()]  # spliced
+
+
+class _Standard(_Renames, gast.NodeTransformer):
+    pass
+
+
+class _Fast(_Renames, traversal.Transformer):
+    pass
+
+
+def test_transformer_is_node_transformer(trees):
+    for name, tree in trees[:20]:
+        expected = _Standard().visit(copy.deepcopy(tree))
+        got = _Fast().visit(copy.deepcopy(tree))
+        assert _dump(got) == _dump(expected), name
+
+
+def test_copy_tree_is_deepcopy(trees):
+    for name, tree in trees[:20]:
+        for k, node in enumerate(gast.walk(tree)):
+            if isinstance(node, gast.stmt) and k % 3 == 0:
+                anno.setanno(node, anno.Basic.LIVE_IN, frozenset({"a", "b"}))
+                anno.setanno(node, anno.Basic.BOX_WRITES, ["a_ref"])
+        expected, got = copy.deepcopy(tree), templates.copy_tree(tree)
+        assert _dump(got) == _dump(expected), name
+        for original, copied in zip(gast.walk(tree), gast.walk(got)):
+            assert copied is not original
+            assert anno.getanno(copied, anno.Basic.LIVE_IN) == anno.getanno(original, anno.Basic.LIVE_IN)
+            writes = anno.getanno(original, anno.Basic.BOX_WRITES)
+            if writes is not None:  # a mutable annotation is the copy's own
+                assert anno.getanno(copied, anno.Basic.BOX_WRITES) == writes
+                assert anno.getanno(copied, anno.Basic.BOX_WRITES) is not writes
+
+
+def test_translations_are_gasts():
+    for path in SOURCES:
+        text = path.read_text()
+        tree = gast.parse(text)
+        assert _dump(gast_translation.parse(text)) == _dump(tree), path.name
+        assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), path.name
+        standard = ast.parse(text)
+        assert _dump(gast_translation.ast_to_gast(standard)) == _dump(gast.ast_to_gast(standard)), path.name
+
+
+def test_template_replacements_are_moved_and_copied_when_placed_twice():
+    value = gast.Name("v", gast.Load(), None, None)
+    (moved,) = templates.replace("x = value", value=value)
+    assert moved.value is value  # handed over, not copied
+    (twice,) = templates.replace("x = (value, value)", value=value)
+    first, second = twice.value.elts
+    assert first is value and second is not value and _dump(second) == _dump(value)
+    body = [gast.Pass()]
+    (guard,) = templates.replace("if c:\n    body\nelse:\n    body", body=body)
+    assert guard.body[0] is body[0] and guard.orelse[0] is not body[0]
+
+
+def _functions(module):
+    for value in vars(module).values():
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            yield value
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            yield from (v for v in vars(value).values() if isinstance(v, types.FunctionType))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"fast_paths_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_source_lines_are_inspects():
+    import refscript.api
+
+    modules = [refscript.api, refscript.errors, parser, templates] + [
+        _load(path) for path in sorted((ROOT / "examples" / "kernels").glob("*.py")) if path.stem != "run"]
+    count = 0
+    for module in modules:
+        for fn in _functions(module):
+            try:
+                exact = inspect.getsourcelines(fn)
+            except OSError:  # made by exec (dataclasses): refscript says so
+                with pytest.raises(SourceUnavailableError):
+                    parser._source_lines(fn)
+                continue
+            quick = parser._source_lines(fn)
+            # The same lines, but for comments after the last statement, which inspect keeps
+            # and which change neither the tree nor its positions.
+            assert quick[1] == exact[1] and quick[0] == exact[0][:len(quick[0])], fn
+            assert all(line.strip().startswith("#") or not line.strip() for line in exact[0][len(quick[0]):]), fn
+            count += 1
+    assert count > 50
+
+
+def ends_in_dead_code():
+    x = 1
+    return x
+    print([  # unreachable, no instructions: its lines are found by indentation, and this one ends it
+0])
+
+
+def test_a_def_cut_short_by_the_quick_search_is_read_by_inspect():
+    lines, _ = parser._source_lines(ends_in_dead_code)
+    assert "0])" not in "".join(lines)  # cut short: the text does not compile
+    parsed = parser.parse_function(ends_in_dead_code)
+    exact, first = inspect.getsourcelines(ends_in_dead_code)
+    assert len(parsed.node.body) == 3 and parsed.node.body[-1].end_lineno == first + len(exact) - 1
+
+
+def test_parsed_positions_are_the_files():
+    def nested(x):
+        return x + 1
+
+    for fn in (nested, ends_in_dead_code):
+        lines, first = inspect.getsourcelines(fn)
+        node = parser.parse_function(fn).node
+        assert node.lineno == first and node.col_offset == len(lines[0]) - len(lines[0].lstrip())
+        ret = node.body[0]
+        assert lines[ret.lineno - first][ret.col_offset:].startswith(textwrap.dedent(lines[1]).split()[0])
