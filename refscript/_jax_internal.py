@@ -62,6 +62,16 @@ def eval_jaxpr(closed_jaxpr, args):
     return _core.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *args)
 
 
+def made_in_current_trace(value) -> bool:
+    """Whether `value` is a tracer of the trace being built now (not one captured from an
+    enclosing trace, such as a loop index used inside a branch). refscript's deferred
+    branch writes (runtime/deferred.py) return from the conditional only the index parts
+    made inside the branch, so an index captured from outside keeps its identity (which
+    the write coalescing of runtime/coalesce.py compares). `Tracer._trace` and
+    `core.trace_ctx.trace` are internal (0.10.2)."""
+    return isinstance(value, _core.Tracer) and value._trace is _core.trace_ctx.trace
+
+
 def is_tracer(value) -> bool:
     """Whether `value` is an abstract value being traced (so Python cannot branch on it)."""
     return isinstance(value, _core.Tracer)

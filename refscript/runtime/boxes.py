@@ -26,7 +26,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import Location, LoopVariableTypeError, caller_location
-from refscript.runtime import deferred, indexing, tracing
+from refscript.runtime import coalesce, deferred, indexing, tracing
 from refscript.runtime.undefined import Undefined
 
 
@@ -78,6 +78,7 @@ class Box:
         if not self.defined or self._ref is None:
             return self._undefined()
         deferred.check_read(self)
+        coalesce.flush(self)
         return self._ref[...]
 
     def _undefined(self) -> Undefined:
@@ -117,6 +118,7 @@ class Box:
             raise tracing.Restart()
         new = new.astype(aval.dtype)
         if not deferred.record_whole(self, new):
+            coalesce.flush(self)
             self._ref[...] = new
         self.defined = True
 
@@ -128,7 +130,11 @@ class Box:
         if not self.defined or self._ref is None:
             return self._undefined()[index]
         deferred.check_read(self)
-        return indexing.get(self._ref, index, caller_location())
+        location = caller_location()
+        forwarded = coalesce.read_item(self, index, location)
+        if forwarded is not None:
+            return forwarded
+        return indexing.get(self._ref, index, location)
 
     def __setitem__(self, index, new):
         location = caller_location()
@@ -139,7 +145,8 @@ class Box:
             self.materialize(location)
         if not self.defined or self._ref is None:
             self._undefined()[index]
-        if not deferred.record_item(self, index, new, location):
+        if not deferred.record_item(self, index, new, location) and \
+                not coalesce.buffer_item(self, index, new, location):
             indexing.set(self._ref, index, new, location)
 
     @property

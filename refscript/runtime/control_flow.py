@@ -38,7 +38,7 @@ from refscript.errors import (
     caller_location,
     location_in_traceback,
 )
-from refscript.runtime import deferred, streaming, tracing
+from refscript.runtime import coalesce, deferred, streaming, tracing
 from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
 
 # Above this trip count a static loop whose body needs Python values is not
@@ -232,10 +232,11 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
     _materialize(writes, location)
 
     def loop_body(k, carry):
-        with tracing.traced_body():
+        with tracing.traced_body(), coalesce.iteration():
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
+    coalesce.flush_all()
     if _is_static(sequence.length):
         names = streaming.box_names(body, writes)
         streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
@@ -246,6 +247,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
 def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
     """A loop of `max_length` iterations, of which those past the real length do nothing."""
     _materialize(writes, location)
+    coalesce.flush_all()
 
     def loop_body(k, carry):
         def run():
@@ -336,9 +338,10 @@ def _python_while(condition, test, body, location: Location) -> None:
 
 def _compiled_while(condition, test, body, writes, location: Location) -> None:
     _materialize(writes, location)
+    coalesce.flush_all()
 
     def loop_body(go):
-        with tracing.traced_body():
+        with tracing.traced_body(), coalesce.iteration():
             body()
             return _predicate(test(), location)
 
@@ -400,6 +403,7 @@ def if_stmt(pred, if_true, if_false, writes=(), after_jump=False):
 
     if not deferred.cond(pred, (branch(if_true), branch(if_false)), ("if", location)):
         exits.clear()
+        coalesce.flush_all()  # the branches write the Refs themselves
         lax.cond(pred, branch(if_true), branch(if_false))
     for b in writes:
         bound_on = [state[b] for state in exits]
@@ -494,6 +498,7 @@ def if_exp(pred, if_true, if_false):
                 chosen_avals == jax.tree_util.tree_map(jax.typeof, other):
             session.note_forward_only_choice(location, "branch selected (both sides computed, no conditional)")
             return jax.tree_util.tree_map(lambda a, b: lax.select(truth, a, b), chosen, other)
+    coalesce.flush_all()  # the sides may read arrays in ways that flush (in the branches)
     return lax.cond(truth, if_true, if_false)
 
 

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from refscript._jax_internal import is_tracer, made_in_current_trace
 from refscript.runtime import indexing, tracing, windows
 
 # Switched off only to measure what it saves (benchmarks/branch_writes.py).
@@ -66,16 +67,21 @@ _WHOLE = "whole"  # the index of a write of the whole variable (`s = ...`)
 class _Write:
     """One recorded write: `box[index] = value`, or the whole variable."""
 
-    __slots__ = ("box", "index", "value")
+    __slots__ = ("box", "index", "value", "_made_inside")
 
-    def __init__(self, box, index, value):
+    def __init__(self, box, index, value, made_inside=None):
         self.box, self.index, self.value = box, index, value
+        if made_inside is None:  # recorded in the branch: which index parts it computed
+            made_inside = () if index is _WHOLE else tuple(
+                not isinstance(p, (int, slice)) and (made_in_current_trace(p) or not is_tracer(p)) for p in index)
+        self._made_inside = made_inside
 
     def traced_parts(self) -> list:
-        """The index parts the conditional returns (everything but ints and slices)."""
+        """The index parts the conditional returns: those computed in the branch (an index
+        captured from outside, a loop index, is used as it is)."""
         if self.index is _WHOLE:
             return []
-        return [p for p in self.index if not isinstance(p, (int, slice))]
+        return [p for p, inside in zip(self.index, self._made_inside) if inside]
 
     def key(self):
         """What must agree for two branches' writes to share the conditional's outputs."""
@@ -84,7 +90,8 @@ class _Write:
         else:
             skeleton = tuple(
                 ("i", p) if isinstance(p, int) else ("s", p.start, p.stop, p.step) if isinstance(p, slice)
-                else ("a",) + _aval(p) for p in self.index
+                else ("a",) + _aval(p) if inside else ("outer", id(p))
+                for p, inside in zip(self.index, self._made_inside)
             )
         return id(self.box), skeleton, _aval(self.value)
 
@@ -98,10 +105,10 @@ class _Write:
     def with_outputs(self, outputs) -> "_Write":
         parts, value = outputs
         if self.index is _WHOLE:
-            return _Write(self.box, _WHOLE, value)
+            return _Write(self.box, _WHOLE, value, ())
         parts = iter(parts)
-        index = tuple(p if isinstance(p, (int, slice)) else next(parts) for p in self.index)
-        return _Write(self.box, index, value)
+        index = tuple(next(parts) if inside else p for p, inside in zip(self.index, self._made_inside))
+        return _Write(self.box, index, value, self._made_inside)
 
     def apply(self, active) -> None:
         """Performs the write after the conditional; `active` (traced bool or None) selects

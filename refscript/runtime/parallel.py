@@ -36,7 +36,7 @@ from jax import lax
 
 from refscript import _jax_internal
 from refscript.errors import IndexingError, RefscriptError, TracedValueError, UndefinedVariableError, caller_location
-from refscript.runtime import deferred, indexing, tracing
+from refscript.runtime import coalesce, deferred, indexing, tracing
 from refscript.runtime.boxes import Box
 from refscript.runtime.undefined import Undefined
 
@@ -110,6 +110,7 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     `owned` maps the name of each array the body writes to `(axis, f)`: iteration
     `i` owns index `f(i)` along `axis`. `reductions` maps names to operators.
     """
+    coalesce.flush_all()  # the parallel body reads the arrays' Refs as a whole
     location = caller_location()
     indices = _indices(iterable, location)
     owned, reductions = owned or {}, reductions or {}

@@ -54,6 +54,7 @@ class Session:
     forward_only_choices: list = field(default_factory=list)
     undeferrable: set = field(default_factory=set)
     not_inline: set = field(default_factory=set)
+    buffers: list = field(default_factory=list)  # runtime/coalesce.py, innermost last
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
