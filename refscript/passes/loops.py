@@ -126,7 +126,7 @@ class LoopsPass(Converter):
         return super().transform(fn)
 
     def visit_For(self, node):
-        if _is_box_value(node.target):
+        if _is_box_value(node.target) and not parallel.is_parallel(node):  # prange: an error in lower()
             # The loop variable is boxed (read after the loop): bind the box from the
             # body function's parameter.
             box = node.target.value.id
