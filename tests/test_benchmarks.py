@@ -117,3 +117,24 @@ def test_branch_writes_benchmark_runs(capsys):
     assert "write inside, not deferred" in out
     from refscript.runtime import deferred
     assert deferred.ENABLED
+
+
+def test_conversion_benchmark_quick_run_writes_the_table(tmp_path):
+    """benchmarks/conversion.py checks two kernels, times their conversion and first calls (one
+    round in its quick mode) and writes the table and chart."""
+    name = "refscript_benchmarks_conversion"
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "conversion.py")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # (dataclasses look it up)
+    spec.loader.exec_module(module)
+    markdown, chart = tmp_path / "first-call.md", tmp_path / "first-call.png"
+    assert module.main(["--quick", "--only", "prefix_sum,lu", "--markdown", str(markdown),
+                        "--chart", str(chart)]) == 0
+    text = markdown.read_text()
+    for name in ("prefix_sum", "lu"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        # lines, conversion, with text, both first calls and their ratio were measured
+        assert all(cells[i] != "—" for i in (1, 3, 4, 6, 7, 8)), row
+        assert float(cells[3]) > 0 and float(cells[4]) > 0
+    assert "## Summary" in text and "| 2 | " in text and "Not timed" not in text
+    assert chart.exists() or "matplotlib is not installed" in text
