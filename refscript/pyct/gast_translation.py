@@ -121,9 +121,68 @@ def _plain_init() -> bool:
 _PLAIN_INIT = _plain_init()
 
 
+_POSITIONS = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
+def _copy_location(new_node, old_node):
+    """`ast.copy_location(new_node, old_node)` for two nodes that both have positions (names)."""
+    old_state, new_state = old_node.__dict__, new_node.__dict__
+    for attr in _POSITIONS:
+        value = old_state.get(attr, _MISSING)
+        if value is _MISSING:
+            value = getattr(old_node, attr, _MISSING)
+            if value is _MISSING:
+                continue
+        if value is not None or attr.startswith("end_"):
+            new_state[attr] = value
+    return new_node
+
+
+def _with_names(translator, target_module, extra_fields: tuple):
+    """`translator` with a faster `visit_Name` (names are a third of a tree): gast's builds the
+    other tree's name from `id` and `ctx` (and `extra_fields`, None) and copies the position."""
+    name_class = target_module.Name
+
+    class Translator(translator):
+        def visit_Name(self, node):
+            new_node = name_class.__new__(name_class)
+            state = new_node.__dict__
+            state["id"] = node.id
+            state["ctx"] = self._visit(node.ctx)
+            for field in extra_fields:
+                state[field] = None
+            return _copy_location(new_node, node)
+
+    return Translator
+
+
+def _same_names(fast, slow) -> bool:
+    """Whether `fast` and gast's `slow` translate sample names alike (else gast's is used)."""
+    source = ast.parse("x = y + f(z)\ndel w")
+    samples = [n for n in ast.walk(source) if isinstance(n, ast.Name)]
+    if slow is _ToAst:
+        samples = [n for n in gast.walk(gast.ast_to_gast(source)) if isinstance(n, gast.Name)]
+    try:
+        for sample in samples:
+            a, b = fast().visit(sample), slow().visit(sample)
+            if type(a) is not type(b) or ast.dump(a, include_attributes=True) != ast.dump(b, include_attributes=True) \
+                    or a.__dict__.keys() != b.__dict__.keys():
+                return False
+    except Exception:  # noqa: BLE001 -- then gast's own visit_Name
+        return False
+    return True
+
+
 if _ToGast is not None and _ToAst is not None:
     _FastToGast = _fast(_ToGast, gast)
     _FastToAst = _fast(_ToAst, ast)
+    if _PLAIN_INIT:
+        _named = _with_names(_FastToGast, gast, ("annotation", "type_comment"))
+        if _same_names(_named, _ToGast):
+            _FastToGast = _named
+        _named = _with_names(_FastToAst, ast, ())
+        if _same_names(_named, _ToAst):
+            _FastToAst = _named
 
     def ast_to_gast(node):
         """`gast.ast_to_gast(node)`."""

@@ -194,9 +194,14 @@ def _place(node, filler, placed: set):
 
 
 def _locate_all(node, filler) -> None:
-    filler(node)
-    for child in traversal.children(node):
-        _locate_all(child, filler)
+    """Calls `filler` on every node under `node` that has position attributes."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current._attributes:
+            filler(current)
+        if current._fields:
+            stack += traversal.children(current)
 
 
 def replace_as_expression(template: str, origin=None, **replacements):

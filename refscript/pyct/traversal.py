@@ -17,6 +17,7 @@ import gast
 
 _AST = ast.AST
 _MISSING = object()
+_UNANNOTATED = "inert unless annotated"
 
 
 def children(node) -> list:
@@ -72,9 +73,10 @@ def walk_statements(node) -> list:
 
 class _Dispatch:
     """Visitor lookup shared by `Transformer` and `Visitor`: `visit_<Class>` once per class, and
-    which classes are *inert*: no fields (contexts like `Load`, operators like `Add`) and no
-    visitor, so visiting one does nothing; the generic visits skip them. (A subclass that
-    overrides `visit` does not see them either.)"""
+    which nodes are *inert*, so that visiting one would do nothing: without a visitor for their
+    class, contexts and operators (`Load`, `Add`: no fields), constants (no nodes inside), and
+    names without an annotation (only parameters have one) if their contexts are inert. The
+    generic visits skip them (a subclass that overrides `visit` does not see them either)."""
 
     _visitors: dict
     _inert: dict
@@ -98,7 +100,15 @@ class _Dispatch:
     def _is_inert(self, cls) -> bool:
         inert = self._inert.get(cls)
         if inert is None:
-            inert = self._inert[cls] = not cls._fields and getattr(type(self), "visit_" + cls.__name__, None) is None
+            visited = getattr(type(self), "visit_" + cls.__name__, None) is not None
+            # Constants hold no nodes; a name holds its context (inert, unless visited) and, as
+            # a parameter, perhaps an annotation: `_UNANNOTATED` says to look.
+            if cls is gast.Name and not visited and all(
+                    self._is_inert(ctx) for ctx in (gast.Load, gast.Store, gast.Del, gast.Param)):
+                inert = _UNANNOTATED
+            else:
+                inert = not visited and (not cls._fields or cls is gast.Constant)
+            self._inert[cls] = inert
         return inert
 
 
@@ -132,8 +142,10 @@ class Transformer(_Dispatch):
                         if statements_only and not isinstance(item, _STATEMENT_HOLDERS):
                             new_values.append(item)
                             continue
-                        skip = inert.get(item.__class__)
-                        if skip or (skip is None and self._is_inert(item.__class__)):
+                        kind = inert.get(item.__class__)
+                        if kind is None:
+                            kind = self._is_inert(item.__class__)
+                        if kind is True or (kind is _UNANNOTATED and getattr(item, "annotation", None) is None):
                             new_values.append(item)
                             continue
                         item = self.visit(item)
@@ -147,8 +159,10 @@ class Transformer(_Dispatch):
             elif isinstance(value, _AST):
                 if statements_only:
                     continue  # statements are only ever in lists
-                skip = inert.get(value.__class__)
-                if skip or (skip is None and self._is_inert(value.__class__)):
+                kind = inert.get(value.__class__)
+                if kind is None:
+                    kind = self._is_inert(value.__class__)
+                if kind is True or (kind is _UNANNOTATED and getattr(value, "annotation", None) is None):
                     continue
                 new_node = self.visit(value)
                 if new_node is None:
@@ -164,8 +178,10 @@ class Visitor(_Dispatch):
     def generic_visit(self, node):
         inert = self._inert
         for child in children(node):
-            skip = inert.get(child.__class__)
-            if skip or (skip is None and self._is_inert(child.__class__)):
+            kind = inert.get(child.__class__)
+            if kind is None:
+                kind = self._is_inert(child.__class__)
+            if kind is True or (kind is _UNANNOTATED and getattr(child, "annotation", None) is None):
                 continue
             self.visit(child)
 
