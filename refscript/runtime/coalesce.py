@@ -8,9 +8,10 @@ the forward-only lowering (`Session.forward_only`: plain calls, no derivative ta
 of it) a compiled loop's iteration buffers its writes of single elements of arrays
 that live outside the loop, instead of writing the Refs:
 
-- a read of a buffered array's element is forwarded: the buffered value where an
-  earlier write used the same index objects, else the Ref's element selected
-  against each buffered write's index (`where(i == j, value, element)`);
+- a read of a buffered array's element inside a branch is forwarded: the buffered
+  value where an earlier write used the same index objects, else the Ref's element
+  selected against each buffered write's index (`where(i == j, value, element)`);
+  at the iteration's own level a read does the buffered writes of that array first;
 - a second write to the same element (same index objects) replaces the first;
 - at the end of the iteration, and before anything else touches the array (a
   whole read, a slice, a nested loop or branch that is not deferred), the writes
@@ -138,11 +139,18 @@ def buffer_item(box, index, value, location) -> bool:
     return True
 
 
-def read_item(box, index, location):
+def read_item(box, index, location, forward: bool = False):
     """`box[index]` with buffered writes forwarded; None when the box has none buffered
-    (the caller reads the Ref)."""
+    (the caller reads the Ref). `forward`: also at the iteration's own level (the old
+    element a deferred branch write selects against)."""
     pending = _pending(box)
     if pending is None:
+        return None
+    if not forward and _buffer_of(box).depth == tracing.current().depth:
+        # At the iteration's own level a read does the buffered writes first, as the
+        # uncoalesced program would: forwarding there made XLA:CPU run an insertion
+        # sort's inner loop 20x slower (its test reads the element just shifted).
+        flush(box)
         return None
     element = _element_index(box, index, location)
     if element is None:
@@ -157,6 +165,14 @@ def read_item(box, index, location):
     for written, value in later:
         result = jnp.where(_equal(written, element, shape), value, result)
     return result
+
+
+def _buffer_of(box):
+    for buffer in tracing.current().buffers:
+        if box_entry := buffer.entries.get(id(box)):
+            if box_entry[1]:
+                return buffer
+    return None
 
 
 def _pending(box):

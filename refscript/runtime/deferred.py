@@ -38,7 +38,7 @@ import numpy as np
 from jax import lax
 
 from refscript._jax_internal import is_tracer, made_in_current_trace
-from refscript.runtime import indexing, tracing, windows
+from refscript.runtime import coalesce, indexing, tracing, windows
 
 # Switched off only to measure what it saves (benchmarks/branch_writes.py).
 ENABLED = True
@@ -118,7 +118,13 @@ class _Write:
         if self.index is _WHOLE:
             box.value = self.value if active is None else jnp.where(active, self.value, box.value)
         else:
-            box[self.index] = self.value if active is None else jnp.where(active, self.value, box[self.index])
+            if active is None:
+                box[self.index] = self.value
+                return
+            # The element's value now, including writes buffered in this iteration (not
+            # done first: that would make two in-place updates, see coalesce.py).
+            old = coalesce.read_item(box, self.index, None, forward=True)
+            box[self.index] = jnp.where(active, self.value, box[self.index] if old is None else old)
 
 
 def _aval(value) -> tuple:
