@@ -6,6 +6,9 @@ Every function is checked against plain Python (values, dtypes, arrays written),
 jaxpr checks show what the lowering is for: no conditional carries a whole array.
 """
 
+import importlib.util
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,23 +18,31 @@ import refscript
 from oracle import check, check_grad, check_vmap, numerical_grad
 
 
+def _equations(jaxpr):
+    """Every equation of `jaxpr`, in its sub-jaxprs too."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, tuple) else (param,):
+                inner = getattr(sub, "jaxpr", None)
+                if inner is not None:
+                    yield from _equations(getattr(inner, "jaxpr", inner))
+
+
 def _conds_carrying(fn, args, shape):
     """The `cond` equations of the discharged jaxpr with an output of `shape`."""
     jaxpr = refscript.make_jaxpr(fn, discharged=True)(*args)
-    found = []
+    return [eqn for eqn in _equations(jaxpr.jaxpr)
+            if eqn.primitive.name == "cond" and any(tuple(v.aval.shape) == shape for v in eqn.outvars)]
 
-    def walk(jaxpr):
-        for eqn in jaxpr.eqns:
-            if eqn.primitive.name == "cond" and any(tuple(v.aval.shape) == shape for v in eqn.outvars):
-                found.append(eqn)
-            for param in eqn.params.values():
-                for sub in param if isinstance(param, tuple) else (param,):
-                    inner = getattr(sub, "jaxpr", None)
-                    if inner is not None:
-                        walk(getattr(inner, "jaxpr", inner))
 
-    walk(jaxpr.jaxpr)
-    return found
+def _kernel(name):
+    """The function of examples/kernels/NAME.py (the kernels the examples test and benchmark)."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "kernels" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"refscript_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
 
 
 # ---------------------------------------------------------------------------
@@ -229,15 +240,7 @@ def test_window_write_after_write():
 # The forward-only lowering of plain calls
 
 
-def forward_substitution(L, b):
-    n = b.shape[0]
-    x = np.zeros_like(b)
-    for i in range(n):
-        s = b[i]
-        for j in range(i):
-            s -= L[i, j] * x[j]
-        x[i] = s / L[i, i]
-    return x
+forward_substitution = _kernel("forward_substitution")
 
 
 def _lower_triangular(rng, n=6):
@@ -245,19 +248,7 @@ def _lower_triangular(rng, n=6):
 
 
 def _primitives(closed):
-    names = set()
-
-    def walk(jaxpr):
-        for eqn in jaxpr.eqns:
-            names.add(eqn.primitive.name)
-            for param in eqn.params.values():
-                for sub in param if isinstance(param, tuple) else (param,):
-                    inner = getattr(sub, "jaxpr", None)
-                    if inner is not None:
-                        walk(getattr(inner, "jaxpr", inner))
-
-    walk(closed.jaxpr)
-    return names
+    return {eqn.primitive.name for eqn in _equations(closed.jaxpr)}
 
 
 def test_plain_calls_run_the_real_trip_count(rng):
@@ -312,16 +303,7 @@ def sqrt_branch(x):
     return s, count
 
 
-def bit_loop(data):
-    crc = np.uint32(0xFFFFFFFF)
-    for i in range(data.shape[0]):
-        crc ^= np.uint32(data[i])
-        for _ in range(8):
-            if crc & 1:
-                crc = (crc >> 1) ^ np.uint32(0xEDB88320)
-            else:
-                crc >>= 1
-    return crc ^ np.uint32(0xFFFFFFFF)
+bit_loop = _kernel("crc32")
 
 
 def test_selected_branches_values_and_gradients(rng):

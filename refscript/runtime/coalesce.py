@@ -143,10 +143,10 @@ def read_item(box, index, location, forward: bool = False):
     """`box[index]` with buffered writes forwarded; None when the box has none buffered
     (the caller reads the Ref). `forward`: also at the iteration's own level (the old
     element a deferred branch write selects against)."""
-    pending = _pending(box)
+    buffer, pending = _buffered(box)
     if pending is None:
         return None
-    if not forward and _buffer_of(box).depth == tracing.current().depth:
+    if not forward and buffer.depth == tracing.current().depth:
         # At the iteration's own level a read does the buffered writes first, as the
         # uncoalesced program would: forwarding there made XLA:CPU run an insertion
         # sort's inner loop 20x slower (its test reads the element just shifted).
@@ -167,20 +167,13 @@ def read_item(box, index, location, forward: bool = False):
     return result
 
 
-def _buffer_of(box):
-    for buffer in tracing.current().buffers:
-        if box_entry := buffer.entries.get(id(box)):
-            if box_entry[1]:
-                return buffer
-    return None
-
-
-def _pending(box):
+def _buffered(box):
+    """(the buffer holding `box`'s buffered writes, those writes), or (None, None)."""
     for buffer in tracing.current().buffers:
         entry = buffer.entries.get(id(box))
         if entry is not None and entry[1]:
-            return entry[1]
-    return None
+            return buffer, entry[1]
+    return None, None
 
 
 def flush(box) -> None:
