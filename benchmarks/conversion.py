@@ -43,6 +43,7 @@ import io
 import json
 import math
 import os
+import statistics
 import sys
 import time
 import tokenize
@@ -208,6 +209,7 @@ def summary(rows) -> dict:
         "first-call ratio counted": len(timed),
         "conversion": _timing.geomean(r["conversion_s"] for r in rows),
         "conversion share": _timing.geomean(ratio(r["conversion_s"], r["first_s"]["refscript"]) for r in timed),
+        "per code line": statistics.median(r["conversion_s"] / r["code_lines"] for r in rows) if rows else None,
         "largest": max(rows, key=lambda r: r["lines"]) if rows else None,
         "slowest conversion": max(rows, key=lambda r: r["conversion_s"]) if rows else None,
     }
@@ -268,9 +270,15 @@ def markdown(rows, machine, command, chart_note) -> str:
             f"({met(g['first-call ratio'] <= FIRST_CALL_TARGET)} here, geometric mean), and conversion under "
             f"{CONVERSION_TARGET_S * 1e3:.0f} ms for a 50-line function. The longest kernel here, "
             f"{g['largest']['kernel']} ({g['largest']['lines']} lines, {g['largest']['code_lines']} with code), "
-            f"converts in {ms(g['largest']['conversion_s'])} ms; the slowest to convert, "
-            f"{g['slowest conversion']['kernel']} ({g['slowest conversion']['lines']} lines), in "
-            f"{ms(g['slowest conversion']['conversion_s'])} ms.",
+            f"converts in {ms(g['largest']['conversion_s'])} ms"
+            + (" (the slowest to convert)" if g["slowest conversion"] is g["largest"] else
+               f"; the slowest to convert, {g['slowest conversion']['kernel']} "
+               f"({g['slowest conversion']['lines']} lines), in {ms(g['slowest conversion']['conversion_s'])} ms")
+            + f". Per line of code the kernels take {ms(g['per code line'])} ms (median over kernels): "
+            f"{ms(g['per code line'] * 50)} ms for 50 lines at that rate.",
+            "",
+            "Times are wall-clock medians on the machine described above, whose cores other jobs shared "
+            "during the run (see the load averages).",
             "",
         ]
     if chart_note:
@@ -327,12 +335,17 @@ def chart(rows, path) -> str | None:
     left.set_yticks(list(ys))
     left.set_yticklabels(names)
     ratios = [ratio(r["first_s"].get("refscript"), r["first_s"].get("hand_jax")) for r in rows]
-    right.barh([y for y, q in zip(ys, ratios) if q is not None], [q for q in ratios if q is not None],
-               color="#ff7f0e")
+    shown = [(y, q) for y, q in zip(ys, ratios) if q is not None]
+    # Bars grow from 1 (as fast as the port), leftwards where refscript's first call is faster.
+    right.barh([y for y, _ in shown], [q - 1 for _, q in shown], left=1, color="#ff7f0e")
+    for y, q in shown:
+        right.text(max(q, 1.0), y, f" {q:.2f}×", va="center", fontsize=7)
+    right.set_xscale("log")
+    right.set_xlim(min([0.5] + [q / 1.5 for _, q in shown]), max([3.0] + [q * 2 for _, q in shown]))
     right.axvline(1.0, color="black", linewidth=0.8)
     right.axvline(FIRST_CALL_TARGET, color="grey", linewidth=0.8, linestyle="--")
     right.set_title("first call: refscript / hand-written JAX (target ≤ 1.5)")
-    right.set_xlabel("ratio of medians")
+    right.set_xlabel("ratio of medians (log scale)")
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
     left.invert_yaxis()
@@ -367,7 +380,14 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", metavar="PATH", help="default docs/first-call-benchmarks.md")
     parser.add_argument("--chart", metavar="PATH", help="default docs/first-call-benchmarks.png")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        write_reports(saved["rows"], saved["machine"], saved["command"],
+                      args.markdown or str(ROOT / "docs" / "first-call-benchmarks.md"),
+                      args.chart or str(ROOT / "docs" / "first-call-benchmarks.png"))
+        return 0
     settings = QUICK if args.quick else FULL
     if args.budget is not None:
         settings = dataclasses.replace(settings, first_call_budget_s=args.budget)
