@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 import weakref
 from dataclasses import dataclass, field
 
@@ -34,8 +35,8 @@ class Conversion:
     writes into by subscript: fine for the function the user compiles (its
     arguments are copied in), not for one it calls (the caller would not see it).
 
-    `source` and `source_origins` are made from `tree` (the converted `def`) when
-    first read: only `refscript.show` and `converted_source` need them.
+    `source` and `source_origins` are made from `tree` (the converted `def`, kept
+    until then) when first read: only `refscript.show` and `converted_source` need them.
     """
 
     function: object
@@ -55,10 +56,17 @@ class Conversion:
         return self._unparsed()[1]
 
     def _unparsed(self) -> tuple:
-        if "source" not in self._text:
-            self._text["source"], self._text["origins"] = unparse_with_origins(self.tree)
-        return self._text["source"], self._text["origins"]
+        text = self._text
+        if "source" not in text:
+            with _UNPARSING:  # one thread unparses, then frees the tree
+                if "source" not in text:
+                    source, text["origins"] = unparse_with_origins(self.tree)
+                    text["source"] = source
+                    object.__setattr__(self, "tree", None)
+        return text["source"], text["origins"]
 
+
+_UNPARSING = threading.Lock()
 
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
