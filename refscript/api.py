@@ -441,7 +441,7 @@ def make_jaxpr(fn, *, discharged: bool = False, **jit_options):
 def lowering_decisions(fn, *args, **kwargs) -> list:
     """Returns `(location, decision)` for the choices refscript made tracing `fn` on these
     arguments that change how code runs: loops unrolled, loops with a run-time trip count,
-    slices compiled as masked windows, loops streamed, and where a call that takes no
+    slices compiled as masked windows, loops streamed, prange loops vectorised, and where a call that takes no
     derivative runs a faster lowering than the one shown (see `JitFunction._run_pure`)."""
     jitted = fn if isinstance(fn, JitFunction) else jit(fn)
     static, dynamic = jitted._split(args, kwargs)
@@ -451,6 +451,7 @@ def lowering_decisions(fn, *args, **kwargs) -> list:
                              "differentiation only)") for location, kind in session.dynamic_loops]
     decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]
     decisions += [(loop.location, "loop streamed: " + loop.describe()) for loop in session.streamed_loops]
+    decisions += list(session.parallel_loops)
     _, _, forward = jitted.ref_jaxpr(static, dynamic, forward_only=True)
     decisions += [(location, f"without derivatives: {what}") for location, what in forward.forward_only_choices]
     return sorted(decisions, key=lambda item: (item[0].lineno, item[0].col_offset))

@@ -864,3 +864,13 @@ def test_numba_prange_is_recognised(rng):
     pytest.importorskip("numba")
     check(numba_prange_loop, rng.standard_normal(5))
     assert "rs.parallel_for(" in refscript.converted_source(numba_prange_loop)
+
+
+def test_show_names_the_vectorised_loops(rng):
+    decisions = refscript.api.lowering_decisions(reductions, rng.normal(size=5))
+    ((line, what),) = [(location.lineno, what) for location, what in decisions if what.startswith("prange")]
+    assert line == _line_of(reductions, "refscript.prange")
+    assert what == ("prange vectorised over 5 iterations, reduces count (+), high (max), low (min), "
+                    "product (*), shrink (+), total (+)"), what
+    decisions = refscript.api.lowering_decisions(scaled_sum, rng.normal(size=4), rng.normal(size=4))
+    assert any(what == "prange vectorised over 4 iterations, writes c" for _, what in decisions), decisions

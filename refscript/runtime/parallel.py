@@ -147,6 +147,8 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
         pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
+    session.note_parallel_loop(location, len(indices), [b.name for b in owned_boxes],
+                               [f"{b.name} ({reductions[b.name]})" for b in reduction_boxes])
 
     for b, elements in zip(owned_boxes, results):
         b[...] = _write_back(arrays[b], elements, axes[b], positions[b])

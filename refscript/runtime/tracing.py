@@ -52,6 +52,7 @@ class Session:
     # and loops are not streamed; `forward_only_choices` lists where that happened.
     forward_only: bool = False
     forward_only_choices: list = field(default_factory=list)
+    parallel_loops: list = field(default_factory=list)  # (location, what) of prange loops
     undeferrable: set = field(default_factory=set)
     not_inline: set = field(default_factory=set)
     buffers: list = field(default_factory=list)  # runtime/coalesce.py, innermost last
@@ -66,6 +67,16 @@ class Session:
         self.unchecked_assertions.clear()
         self.argument_boxes.clear()
         self.forward_only_choices.clear()
+        self.parallel_loops.clear()
+
+    def note_parallel_loop(self, location: Location, iterations: int, owned: list, reductions: list) -> None:
+        what = f"prange vectorised over {iterations} iterations"
+        if owned:
+            what += ", writes " + ", ".join(owned)
+        if reductions:
+            what += ", reduces " + ", ".join(reductions)
+        if (location, what) not in self.parallel_loops:
+            self.parallel_loops.append((location, what))
 
     def note_forward_only_choice(self, location: Location, what: str) -> None:
         if (location, what) not in self.forward_only_choices:
