@@ -455,7 +455,9 @@ def _known_indices(jaxpr, counter, length: int) -> dict:
 
 def _evaluate_known(jaxpr, known: dict, length: int) -> None:
     for eqn in jaxpr.eqns:
-        if eqn.effects or not all(_is_index(v.aval) for v in eqn.outvars):
+        # An equation without results (a conditional whose branches only check or write,
+        # as vmap can leave) computes no index.
+        if eqn.effects or not eqn.outvars or not all(_is_index(v.aval) for v in eqn.outvars):
             continue
         ins = [_known_value(v, known, length) for v in eqn.invars]
         if any(v is None for v in ins):

@@ -351,3 +351,28 @@ def test_triangular_under_outer_break_with_index_after_loop(first):
     x = np.array([first, 1.0, 2.5, 0.25, 4.0])
     check(triangular_under_outer_break_with_index_after_loop, x)
     _check_grad(triangular_under_outer_break_with_index_after_loop, x)
+
+
+# --------------------------------------------------------------------------------------
+# Found by the vmap survey (IndexError "list index out of range" in 5 of 4,000 programs):
+# under vmap, a loop body's jaxpr can hold an equation without results (a `cond` that
+# only writes), and the streaming analysis took its first result's shape.
+
+
+def conditional_expression_in_static_loops(u):
+    for i0 in range(0, 3, 2):
+        p0 = 0
+        for i1 in range(1):
+            p0 += (2.0 if u < -0.5 else (i1 * 0.25))
+            u /= 1.0 + abs((1.0 * -0.5))
+        if ((i0 * 5) % 4 == 3) or (not ((i0 * 0) % 3 == 0)):
+            continue
+    return u
+
+
+def test_equation_without_results_in_a_vmapped_loop_body():
+    check(conditional_expression_in_static_loops, np.float64(0.3))
+    batch = np.array([0.3, -0.9, 2.0])
+    got = jax.vmap(refscript.jit(conditional_expression_in_static_loops))(batch)
+    expected = np.array([conditional_expression_in_static_loops(v) for v in batch])
+    assert harness.compare(got, expected, batched=True) is None
