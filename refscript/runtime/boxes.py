@@ -26,7 +26,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import Location, LoopVariableTypeError, caller_location
-from refscript.runtime import coalesce, deferred, indexing, tracing
+from refscript.runtime import coalesce, deferred, indexing, promotion, tracing
 from refscript.runtime.undefined import Undefined
 
 
@@ -79,6 +79,7 @@ class Box:
             return self._undefined()
         deferred.check_read(self)
         coalesce.flush(self)
+        promotion.sync(self)
         return self._ref[...]
 
     def _undefined(self) -> Undefined:
@@ -120,6 +121,7 @@ class Box:
         if not deferred.record_whole(self, new):
             coalesce.flush(self)
             self._ref[...] = new
+            promotion.reload(self)
         self.defined = True
 
     # Element access.
@@ -131,7 +133,9 @@ class Box:
             return self._undefined()[index]
         deferred.check_read(self)
         location = caller_location()
-        forwarded = coalesce.read_item(self, index, location)
+        forwarded = promotion.read_item(self, index, location)
+        if forwarded is None:
+            forwarded = coalesce.read_item(self, index, location)
         if forwarded is not None:
             return forwarded
         return indexing.get(self._ref, index, location)
@@ -145,8 +149,13 @@ class Box:
             self.materialize(location)
         if not self.defined or self._ref is None:
             self._undefined()[index]
-        if not deferred.record_item(self, index, new, location) and \
-                not coalesce.buffer_item(self, index, new, location):
+        if deferred.record_item(self, index, new, location):
+            return
+        if not promotion.write_item(self, index, new, location, self._write_item):
+            self._write_item(index, new, location)
+
+    def _write_item(self, index, new, location) -> None:
+        if not coalesce.buffer_item(self, index, new, location):
             indexing.set(self._ref, index, new, location)
 
     @property

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript.runtime import deferred, indexing, tracing
+from refscript.runtime import deferred, indexing, promotion, tracing
 
 # Switched off only to measure what it saves.
 ENABLED = True
@@ -41,6 +41,7 @@ class Buffer:
     def __init__(self, depth: int):
         self.depth = depth
         self.entries: dict[int, tuple] = {}  # id(box) -> (box, [(index, value), ...])
+        self.invariant: list = []  # (box, index) written at loop-invariant indices (promotion.py)
 
 
 @contextlib.contextmanager
@@ -55,6 +56,7 @@ def iteration():
     session.buffers.append(buffer)
     try:
         yield
+        promotion.end_of_iteration(buffer)
         flush_all()
     finally:
         session.buffers.pop()
@@ -71,7 +73,21 @@ def _active(box):
     return top
 
 
-def _element_index(box, index, location):
+def takes(box, index) -> bool:
+    """Whether `box[index] = value`, recorded now by the deferred branches being traced,
+    ends in an iteration's buffer when they apply their writes (each enclosing level
+    down to the buffer's defers it in turn)."""
+    session = tracing.current()
+    if not (ENABLED and session.forward_only and session.buffers):
+        return False
+    top = session.buffers[-1]
+    if box.home_depth >= top.depth or element_index(box, index) is None:
+        return False
+    deferring = {d.depth for d in session.deferrals}
+    return all(level in deferring for level in range(top.depth + 1, session.depth + 1))
+
+
+def element_index(box, index):
     """`index` as a tuple of scalar integers (wrapped and clamped as JAX does), if it
     selects one element of `box`'s array; else None."""
     aval = jax.typeof(box.ref)
@@ -95,25 +111,39 @@ def _element_index(box, index, location):
     return tuple(result)
 
 
-def _canonical(index, shape):
-    return tuple(p if isinstance(p, int) else jnp.clip(jnp.where(p < 0, p + size, p), 0, size - 1)
-                 for p, size in zip(index, shape))
+def canonical_index(index, shape):
+    return tuple(canonical_part(p, size) for p, size in zip(index, shape))
 
 
-def _same_objects(a, b) -> bool:
+def canonical_part(part, size: int):
+    """An index part as the element position it names (wrapped, clamped as JAX does)."""
+    if isinstance(part, int):
+        return part
+    known = tracing.current().loop_indices.get(id(part))
+    if known is not None and known[0] is part and known[1] and 0 <= min(known[1]) and max(known[1]) < size:
+        return part  # a loop index whose values are all in bounds
+    return jnp.clip(jnp.where(part < 0, part + size, part), 0, size - 1)
+
+
+def same_objects(a, b) -> bool:
     return all(x is y or (isinstance(x, int) and isinstance(y, int) and x == y) for x, y in zip(a, b))
 
 
-def _equal(a, b, shape):
-    """A traced bool: whether indices `a` and `b` name the same element."""
-    result = jnp.asarray(True)
-    for x, y in zip(_canonical(a, shape), _canonical(b, shape)):
+def equal(a, b, shape, canonical_a=None):
+    """A traced bool: whether indices `a` and `b` name the same element (`canonical_a`:
+    `a`'s parts as `canonical_part` gives them, if already computed)."""
+    result = None
+    for k, (x, y, size) in enumerate(zip(a, b, shape)):
+        if x is y:
+            continue
         if isinstance(x, int) and isinstance(y, int):
             if x != y:
                 return jnp.asarray(False)
             continue
-        result = result & (x == y)
-    return result
+        x = canonical_a[k] if canonical_a is not None else canonical_part(x, size)
+        same = x == canonical_part(y, size)
+        result = same if result is None else result & same
+    return jnp.asarray(True) if result is None else result
 
 
 def buffer_item(box, index, value, location) -> bool:
@@ -123,7 +153,7 @@ def buffer_item(box, index, value, location) -> bool:
     if buffer is None:
         flush(box)
         return False
-    element = _element_index(box, index, location)
+    element = element_index(box, index)
     if element is None:
         flush(box)
         return False
@@ -134,8 +164,9 @@ def buffer_item(box, index, value, location) -> bool:
         flush(box)
         return False  # the real write reports it
     _, writes = buffer.entries.setdefault(id(box), (box, []))
-    writes[:] = [(i, v) for i, v in writes if not _same_objects(i, element)]
+    writes[:] = [(i, v) for i, v in writes if not same_objects(i, element)]
     writes.append((element, value))
+    promotion.note_write(buffer, box, element)
     return True
 
 
@@ -152,18 +183,18 @@ def read_item(box, index, location, forward: bool = False):
         # sort's inner loop 20x slower (its test reads the element just shifted).
         flush(box)
         return None
-    element = _element_index(box, index, location)
+    element = element_index(box, index)
     if element is None:
         flush(box)
         return None
-    last = max((k for k, (buffered, _) in enumerate(pending) if _same_objects(buffered, element)), default=None)
+    last = max((k for k, (buffered, _) in enumerate(pending) if same_objects(buffered, element)), default=None)
     shape = jax.typeof(box.ref).shape
     if last is None:
         result, later = indexing.get(box.ref, element, location), pending
     else:
         result, later = pending[last][1], pending[last + 1:]
     for written, value in later:
-        result = jnp.where(_equal(written, element, shape), value, result)
+        result = jnp.where(equal(written, element, shape), value, result)
     return result
 
 
@@ -174,6 +205,39 @@ def _buffered(box):
         if entry is not None and entry[1]:
             return buffer, entry[1]
     return None, None
+
+
+def pending() -> bool:
+    """Whether any iteration buffer holds writes not done yet."""
+    return any(writes for buffer in tracing.current().buffers for _, writes in buffer.entries.values())
+
+
+def set_aside() -> list:
+    """Empties the buffers (for a trace that is thrown away, whose values do not matter)
+    and returns their contents, for `restore` after it."""
+    saved = []
+    for buffer in tracing.current().buffers:
+        saved.append((buffer, buffer.entries, buffer.invariant))
+        buffer.entries, buffer.invariant = {}, []
+    return saved
+
+
+def restore(saved: list) -> None:
+    for buffer, entries, invariant in saved:
+        buffer.entries, buffer.invariant = entries, invariant
+
+
+def take(box, element):
+    """`box[element]` with buffered writes forwarded, the buffered writes of that very
+    element (the same index objects) dropped: the caller writes it later."""
+    value = read_item(box, element, None, forward=True)
+    if value is None:
+        return indexing.get(box.ref, element, None)
+    for buffer in tracing.current().buffers:
+        entry = buffer.entries.get(id(box))
+        if entry is not None:
+            entry[1][:] = [(i, v) for i, v in entry[1] if not same_objects(i, element)]
+    return value
 
 
 def flush(box) -> None:
@@ -216,7 +280,9 @@ def _write(box, writes) -> None:
     shape = jax.typeof(ref).shape
     if len(writes) == 1:
         index, value = writes[0]
-        ref[_canonical(index, shape)] = value
+        # The index as the element's reads use it (JAX's Ref indexing wraps and clamps):
+        # XLA then fuses a read-modify-write of the element into one in-place update.
+        ref[index] = value
         return
     # One scatter. An element written under two different index objects gets the
     # value of the last write in every position that names it (a scatter applies
@@ -224,8 +290,8 @@ def _write(box, writes) -> None:
     values = []
     for k, (index, value) in enumerate(writes):
         for later, later_value in writes[k + 1:]:
-            value = jnp.where(_equal(index, later, shape), later_value, value)
+            value = jnp.where(equal(index, later, shape), later_value, value)
         values.append(value)
-    canonical = [_canonical(index, shape) for index, _ in writes]
+    canonical = [canonical_index(index, shape) for index, _ in writes]
     columns = tuple(jnp.stack([jnp.asarray(c[axis]) for c in canonical]) for axis in range(len(shape)))
     ref[columns] = jnp.stack(values)

@@ -38,7 +38,7 @@ from refscript.errors import (
     caller_location,
     location_in_traceback,
 )
-from refscript.runtime import coalesce, deferred, streaming, tracing
+from refscript.runtime import coalesce, deferred, promotion, streaming, tracing
 from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_sequence
 
 # Above this trip count a static loop whose body needs Python values is not
@@ -236,12 +236,15 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
-    coalesce.flush_all()
-    if _is_static(sequence.length):
-        names = streaming.box_names(body, writes)
-        streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
-        return
-    lax.fori_loop(0, sequence.length, loop_body, None)
+
+    def trace_loop():
+        if _is_static(sequence.length):
+            names = streaming.box_names(body, writes)
+            streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
+        else:
+            lax.fori_loop(0, sequence.length, loop_body, None)
+
+    promotion.compiled_loop(trace_loop, location)
 
 
 def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
@@ -338,14 +341,14 @@ def _python_while(condition, test, body, location: Location) -> None:
 
 def _compiled_while(condition, test, body, writes, location: Location) -> None:
     _materialize(writes, location)
-    coalesce.flush_all()
 
     def loop_body(go):
         with tracing.traced_body(), coalesce.iteration():
             body()
             return _predicate(test(), location)
 
-    lax.while_loop(lambda go: go, loop_body, _predicate(condition, location))
+    go = _predicate(condition, location)
+    promotion.compiled_loop(lambda: lax.while_loop(lambda go: go, loop_body, go), location)
     tracing.current().note_dynamic_loop(location, "while")
     _guard_reverse_mode(writes, location, "while")
 

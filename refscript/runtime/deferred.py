@@ -181,7 +181,7 @@ def record_whole(box, value) -> bool:
     deferral = _recording(box)
     if deferral is None:
         return False
-    if not box.defined:  # nothing to select against: a real write, if allowed
+    if not box.defined and not deferral.inline:  # nothing to select against: a real write, if allowed
         before_real_write(box)
         return False
     deferral.writes.append(_Write(box, _WHOLE, value))
@@ -195,9 +195,10 @@ def record_item(box, index, value, location) -> bool:
     deferral = _recording(box)
     if deferral is None:
         return False
-    if deferral.inline:
-        # Selecting array element writes means a second in-place update of the array
-        # in the iteration, which makes XLA:CPU copy the whole array (see _selected).
+    if deferral.inline and not coalesce.takes(box, index):
+        # Selecting array element writes means another in-place update of the array
+        # in the iteration, which makes XLA:CPU copy the whole array (see _selected),
+        # unless the iteration's buffer coalesces it with the others.
         raise CannotDefer(deferral)
     ref = box.ref
     aval = jax.typeof(ref)
@@ -302,10 +303,18 @@ def _selected(pred, branches, site) -> bool:
         finally:
             session.deferrals.pop()
         recorded.append(deferral.writes)
-    session.note_forward_only_choice(site[1], "branch selected (both sides computed, no conditional)")
     true_writes, false_writes = recorded
-    if _merged(true_writes, false_writes):
-        chosen = [(tuple(jnp.where(pred, a, b) for a, b in zip(t.outputs()[0], f.outputs()[0])),
+    merged = _merged(true_writes, false_writes)
+    if not merged and any(not w.box.defined for w in true_writes + false_writes):
+        # A variable first bound in the branches, on one of them only (or as another
+        # layout): nothing to select against. The conditional binds it.
+        session.not_inline.add(site)
+        return False
+    session.note_forward_only_choice(site[1], "branch selected (both sides computed, no conditional)")
+    if merged:
+        # An index part both branches took from before the `if` keeps its identity
+        # (traced inline, it counts as made in the branch), which coalescing compares.
+        chosen = [(tuple(a if a is b else jnp.where(pred, a, b) for a, b in zip(t.outputs()[0], f.outputs()[0])),
                    jnp.where(pred, t.outputs()[1], f.outputs()[1])) for t, f in zip(true_writes, false_writes)]
         for write, out in zip(true_writes, chosen):
             write.with_outputs(out).apply(None)

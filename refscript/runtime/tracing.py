@@ -56,6 +56,10 @@ class Session:
     undeferrable: set = field(default_factory=set)
     not_inline: set = field(default_factory=set)
     buffers: list = field(default_factory=list)  # runtime/coalesce.py, innermost last
+    # runtime/promotion.py: loops traced a first time (innermost last), and the
+    # elements promoted in the loops being traced now, by id(box).
+    promotion_probes: list = field(default_factory=list)
+    promoted: dict = field(default_factory=dict)
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
