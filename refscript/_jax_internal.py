@@ -72,6 +72,22 @@ def made_in_current_trace(value) -> bool:
     return isinstance(value, _core.Tracer) and value._trace is _core.trace_ctx.trace
 
 
+def usable_here(value) -> bool:
+    """Whether `value` may be used in the trace being built now: not a tracer, or a
+    tracer of that trace or of one enclosing it (not of a branch or loop body whose
+    trace has ended). Store-to-load forwarding (runtime/boxes.py) checks what it kept.
+    `core.trace_ctx.trace`, `Tracer._trace` and `DynamicJaxprTrace.parent_trace` are
+    internal (0.10.2)."""
+    if not isinstance(value, _core.Tracer):
+        return True
+    trace = _core.trace_ctx.trace
+    while trace is not None:
+        if value._trace is trace:
+            return True
+        trace = getattr(trace, "parent_trace", None)
+    return False
+
+
 def is_tracer(value) -> bool:
     """Whether `value` is an abstract value being traced (so Python cannot branch on it)."""
     return isinstance(value, _core.Tracer)

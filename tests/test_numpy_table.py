@@ -371,7 +371,10 @@ WINDOW_EXAMPLES = {
     "-w": "np.sum(-x[:i])", "abs(w)": "np.sum(abs(x[:i] - 0.5))",
     "w[::-1]": "np.dot(x[:i][::-1], y[:i])", "w[j]": "x[1:i + 1][0]", "w.sum()": "x[:i].sum()",
     "np.median": "np.median(x[:i])", "np.cumsum": "np.cumsum(x[:i])[-1]", "np.sort": "np.sort(x[:i])[0]",
-    "jnp.sum": "jnp.sum(x[:i])", "len(w)": "len(x[:i]) * x[0]", "m[:i, :i]": "np.sum(m[:i % 4, :i % 4])",
+    "jnp.sum": "jnp.sum(x[:i])", "len(w)": "len(x[:i]) * x[0]", "m[:i, ::2]": "np.sum(m[:i % 4, ::2])",
+    "np.argmax": "np.argmax(x[:i])", "np.argmin": "np.argmin(x[i:])", "w.argmax()": "x[i - 1:].argmax()",
+    "w.argmin()": "x[:i].argmin()", "m[:i, j:]": "np.sum(m[:i % 4, i % 3:] - m[:i % 4, i % 3:] * 0.5 + 1.0)",
+    "np.outer": "np.sum(np.outer(x[:i], y[i:]))",
 }
 
 # What the expected error's message must name, where the row's name is not it.

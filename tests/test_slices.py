@@ -116,6 +116,27 @@ def traced_bound_from_data(x, m):
     return s
 
 
+def arg_reductions(x):
+    n = x.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    for k in range(n):
+        out[k] = np.argmax(x[k:]) + 10 * np.argmin(x[:k + 1]) + 100 * np.argmax(np.abs(x[k:] - 0.5))
+        out[k] += 1000 * (k + x[k:].argmin())
+    return out
+
+
+def rank_one_updates(a):
+    """LU with partial pivoting's elimination, and other uses of two-axis traced slices."""
+    n = a.shape[0]
+    s = 0.0
+    for k in range(n - 1):
+        a[k + 1:, k] /= a[k, k] + 3.0
+        a[k + 1:, k + 1:] -= np.outer(a[k + 1:, k], a[k, k + 1:])
+        s += np.sum(a[:k + 1, k:]) + np.sum(np.outer(a[k, :k], a[:k, k]))
+        a[k:, :k] = a[k:, :k] * 0.5 + 1.0 - a[k:, :k] / 4.0
+    return a, s
+
+
 FUNCTIONS = [
     (dot_products, lambda rng, n: (rng.normal(size=(n, n)), rng.normal(size=n))),
     (flips, lambda rng, n: (rng.normal(size=n) * 0.3,)),
@@ -126,6 +147,8 @@ FUNCTIONS = [
     (durbin, lambda rng, n: (0.5 ** np.arange(1, n + 1) * (1 + 0.1 * rng.normal(size=n)),)),
     (tails_of_lines_of_other_lengths, lambda rng, n: (rng.normal(size=(n + 3, n)), rng.normal(size=n))),
     (loop_indices_past_the_ends, lambda rng, n: (rng.normal(size=n),)),
+    (arg_reductions, lambda rng, n: (rng.integers(0, 3, size=n).astype(np.float64),)),
+    (rank_one_updates, lambda rng, n: (rng.normal(size=(n, n)),)),
 ]
 
 
@@ -220,15 +243,31 @@ def test_unsupported_uses_of_traced_slices_unroll_the_loop(rng):
 def two_dimensional_traced_slice(a):
     s = 0.0
     for k in range(a.shape[0]):
-        s += np.sum(a[:k, :k])
+        s += np.sum(a[:k, :k]) + np.sum(a[:k, ::2])
     return s
 
 
-def test_two_dimensional_traced_slices_unroll(rng):
+def test_two_axis_slices_with_a_step_unroll(rng):
+    # A block (two traced axes) has no step: `a[:k, ::2]` unrolls the loop.
     jitted = refscript.jit(two_dimensional_traced_slice)
     a = rng.normal(size=(4, 4))
     np.testing.assert_allclose(jitted(a), two_dimensional_traced_slice(a))
     assert jitted.unrolled_loops
+
+
+def rank_one_loss(a0):
+    a = a0 * 1.0
+    s = 0.0
+    for k in range(a.shape[0] - 1):
+        a[k + 1:, k] /= a[k, k] + 3.0
+        a[k + 1:, k + 1:] -= np.outer(a[k + 1:, k], a[k, k + 1:])
+        s += np.sum(a[:k + 1, k:] * a[:k + 1, k:])
+    return np.sum(a * a) + s
+
+
+def test_two_axis_slices_gradients_and_vmap(rng):
+    check_grad(rank_one_loss, rng.normal(size=(5, 5)))
+    check_vmap(rank_one_updates, rng.normal(size=(3, 5, 5)))
 
 
 def writes_array_into_traced_slice(x, y):

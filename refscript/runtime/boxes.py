@@ -24,10 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript._jax_internal import is_tracer
+from refscript._jax_internal import is_tracer, usable_here
 from refscript.errors import Location, LoopVariableTypeError, caller_location
 from refscript.runtime import coalesce, deferred, indexing, promotion, tracing
 from refscript.runtime.undefined import Undefined
+
+
+# Store-to-load forwarding (`Box._forwarded`); switched off only to measure what it saves.
+FORWARDING = True
 
 
 def is_array_like(value) -> bool:
@@ -44,7 +48,8 @@ class Box:
     or write its elements, and `box.shape` (`dtype`, `ndim`, `size`) without reading it.
     """
 
-    __slots__ = ("name", "site", "home_depth", "defined", "unbound_by", "_value", "_ref", "_awaiting_type")
+    __slots__ = ("name", "site", "home_depth", "defined", "unbound_by", "_value", "_ref", "_awaiting_type",
+                 "_written")
 
     def __init__(self, value, name: str, site):
         self.name = name
@@ -53,6 +58,7 @@ class Box:
         self._value = value
         self._ref = None
         self._awaiting_type = False
+        self._written = None  # see `_forwarded`
         self.defined = not isinstance(value, Undefined)
         self.unbound_by = None  # the traced `if` that left the variable bound on one branch only
 
@@ -78,15 +84,22 @@ class Box:
         if not self.defined or self._ref is None:
             return self._undefined()
         deferred.check_read(self)
+        forwarded = self._forwarded(Ellipsis)
+        if forwarded is not None:
+            return forwarded
         coalesce.flush(self)
         promotion.sync(self)
-        return self._ref[...]
+        value = self._ref[...]
+        if FORWARDING:  # the next read gives the same value (the same tracer), until a write
+            self._written = (Ellipsis, value, tuple(tracing.current().bodies))
+        return value
 
     def _undefined(self) -> Undefined:
         return Undefined(self.name, where=self.unbound_by)
 
     @value.setter
     def value(self, new):
+        self._written = None
         if tracing.current().depth == self.home_depth:
             self._ref, self._awaiting_type = None, False
             self._value = new
@@ -122,6 +135,8 @@ class Box:
             coalesce.flush(self)
             self._ref[...] = new
             promotion.reload(self)
+            if FORWARDING:
+                self._written = (Ellipsis, new, tuple(session.bodies))
         self.defined = True
 
     # Element access.
@@ -132,6 +147,9 @@ class Box:
         if not self.defined or self._ref is None:
             return self._undefined()[index]
         deferred.check_read(self)
+        forwarded = self._forwarded(index)
+        if forwarded is not None:
+            return forwarded
         location = caller_location()
         forwarded = promotion.read_item(self, index, location)
         if forwarded is None:
@@ -141,6 +159,7 @@ class Box:
         return indexing.get(self._ref, index, location)
 
     def __setitem__(self, index, new):
+        self._written = None
         location = caller_location()
         if not self.is_ref:
             if not is_array_like(self._value) or isinstance(self._value, (bool, int, float, complex)):
@@ -157,6 +176,45 @@ class Box:
     def _write_item(self, index, new, location) -> None:
         if not coalesce.buffer_item(self, index, new, location):
             indexing.set(self._ref, index, new, location)
+            self._remember(index, new, location)
+
+    # Store-to-load forwarding. A read of what the last write wrote (the same index)
+    # returns the written value instead of reading the Ref: XLA keeps both the array
+    # before and after an in-place update alive when a read of the updated part
+    # follows, and copies the whole array to do so (Gram-Schmidt writes `Q[:, k]`
+    # and reads it in every iteration of the next loop: four copies of the matrix per
+    # column, 1.65x the hand port, which keeps the column it computed).
+
+    def _remember(self, index, new, location) -> None:
+        """After `ref[index] = new`: keeps what a read of `index` gives now."""
+        if not (FORWARDING and _forwardable(index)):
+            return
+        aval = jax.typeof(self._ref)
+        try:
+            target = indexing.indexed_shape(aval.shape, indexing.normalize(index, aval.shape, location))
+            value = jnp.broadcast_to(jnp.asarray(new), target).astype(aval.dtype)
+        except Exception:  # noqa: BLE001 - the write itself accepted it; forwarding is optional
+            return
+        self._written = (index, value, tuple(tracing.current().bodies))
+
+    def _forwarded(self, index):
+        """The value the last write put at `index`, if it is still there (no write to
+        the box since, in a body that encloses this read, and no loop between them
+        that writes the box); else None."""
+        if self._written is None:
+            return None
+        written_index, value, bodies = self._written
+        if not _same_index(written_index, index):
+            return None
+        session = tracing.current()
+        current = session.bodies
+        if len(current) < len(bodies) or any(a is not b for a, b in zip(bodies, current)):
+            return None  # written in a branch or loop body that has ended
+        if any(body.loop_writes is not None and id(self) in body.loop_writes for body in current[len(bodies):]):
+            return None  # a loop between writes the box: a later iteration sees other values
+        if session.promoted.get(id(self)) or not usable_here(value):
+            return None  # (a value computed inside a conditional expression's branch)
+        return value
 
     @property
     def shape(self):
@@ -204,6 +262,42 @@ class Box:
             initial = initial.astype(hint.dtype)
         self._ref = jax.new_ref(initial)
         self._value = None
+
+
+def _forwardable(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if part is Ellipsis or (isinstance(part, int) and not isinstance(part, bool)):
+            continue
+        if isinstance(part, slice):
+            if any(b is not None and (isinstance(b, bool) or not isinstance(b, int))
+                   for b in (part.start, part.stop, part.step)):
+                return False
+            continue
+        if not (is_tracer(part) and np.shape(part) == () and jnp.issubdtype(part.dtype, jnp.integer)):
+            return False
+    return True
+
+
+def _same_index(a, b) -> bool:
+    """Whether two indices are the same: equal ints and static slices, identical tracers."""
+    a = a if isinstance(a, tuple) else (a,)
+    b = b if isinstance(b, tuple) else (b,)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        if isinstance(x, slice) and isinstance(y, slice):
+            if not all(_same_int(p, q) for p, q in ((x.start, y.start), (x.stop, y.stop), (x.step, y.step))):
+                return False
+        elif not _same_int(x, y):
+            return False
+    return True
+
+
+def _same_int(x, y) -> bool:
+    return x is y or (type(x) is int and type(y) is int and x == y)
 
 
 def not_an_array_error(name: str, value, location: Location | None) -> LoopVariableTypeError:

@@ -119,14 +119,29 @@ def canonical_part(part, size: int):
     """An index part as the element position it names (wrapped, clamped as JAX does)."""
     if isinstance(part, int):
         return part
-    known = tracing.current().loop_indices.get(id(part))
-    if known is not None and known[0] is part and known[1] and 0 <= min(known[1]) and max(known[1]) < size:
+    if _in_bounds(part, size):
         return part  # a loop index whose values are all in bounds
     return jnp.clip(jnp.where(part < 0, part + size, part), 0, size - 1)
 
 
 def same_objects(a, b) -> bool:
     return all(x is y or (isinstance(x, int) and isinstance(y, int) and x == y) for x, y in zip(a, b))
+
+
+def _in_bounds(part, size: int) -> bool:
+    """Whether `part` is an int or a loop index whose every value lies in [0, size)."""
+    if isinstance(part, int):
+        return 0 <= part < size
+    known = tracing.current().loop_indices.get(id(part))
+    return known is not None and known[0] is part and bool(known[1]) and 0 <= min(known[1]) and max(known[1]) < size
+
+
+def _apart(p, q, size: int) -> bool:
+    """Whether `p` is a loop index always smaller than `q` (the stop of its range), both
+    in bounds: then they never name the same element."""
+    known = tracing.current().loop_indices.get(id(p))
+    return (known is not None and known[0] is p and len(known) > 2 and known[2] is q
+            and _in_bounds(p, size) and _in_bounds(q, size))
 
 
 def equal(a, b, shape, canonical_a=None):
@@ -140,6 +155,8 @@ def equal(a, b, shape, canonical_a=None):
             if x != y:
                 return jnp.asarray(False)
             continue
+        if _apart(x, y, size) or _apart(y, x, size):  # `table[i, k]` against `table[i, j]`, k < j
+            return jnp.asarray(False)
         x = canonical_a[k] if canonical_a is not None else canonical_part(x, size)
         same = x == canonical_part(y, size)
         result = same if result is None else result & same

@@ -109,8 +109,7 @@ def bounded_range(fn, bounds, *indices):
         # masked loop is for reverse mode, which the forward-only trace never sees.
         session.note_forward_only_choice(
             caller_location(), "loop runs its real trip count (a while_loop, not a masked loop of the largest)")
-        return result
-    known = tracing.current().loop_indices
+    known = session.loop_indices
     ranges = []
     for index in indices:
         if not is_tracer(index):
@@ -131,7 +130,9 @@ def bounded_range(fn, bounds, *indices):
         if len(r):
             low = min(r[0], r[-1]) if low is None else min(low, r[0], r[-1])
             high = max(r[0], r[-1]) if high is None else max(high, r[0], r[-1])
-    result.max_trip = max_trip
+    if not session.forward_only:
+        result.max_trip = max_trip
+    # The values the loop index takes (in either lowering: windows and coalescing use them).
     result.values = builtins.range(low, high + 1) if low is not None else builtins.range(0)
     return result
 
@@ -192,7 +193,7 @@ def needs_python_value(error: BaseException) -> bool:
     if isinstance(error, IndexError) and "must be static integers" in str(error):
         return True
     # A JAX function given a slice with traced bounds (runtime/windows.py) it cannot take.
-    return isinstance(error, TypeError) and "windows.Window" in str(error)
+    return isinstance(error, TypeError) and ("windows.Window" in str(error) or "windows.Block" in str(error))
 
 
 def _static_length_loop(sequence: Sequence, body, writes, location: Location) -> None:
@@ -232,7 +233,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
     _materialize(writes, location)
 
     def loop_body(k, carry):
-        with tracing.traced_body(), coalesce.iteration():
+        with tracing.traced_body(writes), coalesce.iteration():
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
@@ -261,7 +262,7 @@ def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
             pass
 
         active = k < sequence.length
-        with tracing.traced_body():  # the loop body's own level, where `active` selects writes
+        with tracing.traced_body(writes):  # the loop body's own level, where `active` selects writes
             if not deferred.cond(active, (run, skip), ("masked loop", location)):
                 lax.cond(active, run, skip)
         return carry
@@ -343,7 +344,7 @@ def _compiled_while(condition, test, body, writes, location: Location) -> None:
     _materialize(writes, location)
 
     def loop_body(go):
-        with tracing.traced_body(), coalesce.iteration():
+        with tracing.traced_body(writes), coalesce.iteration():
             body()
             return _predicate(test(), location)
 
@@ -451,8 +452,9 @@ def _only_if_needed(needed, rest):
     """`rest()` computed at run time only where `needed` (zeros elsewhere), as Python evaluates
     the right side of `and`/`or` only when needed. Used under `checks=True`, where an index
     out of bounds on the side Python would skip (`k < n and x[k] > 0`) must not be reported."""
-    shapes = jax.eval_shape(rest)
-    return lax.cond(needed, rest, lambda: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+    shapes = jax.eval_shape(_as_branch(rest))
+    return lax.cond(needed, _as_branch(rest),
+                    lambda: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
 
 
 _COMPARISONS = {
@@ -502,7 +504,14 @@ def if_exp(pred, if_true, if_false):
             session.note_forward_only_choice(location, "branch selected (both sides computed, no conditional)")
             return jax.tree_util.tree_map(lambda a, b: lax.select(truth, a, b), chosen, other)
     coalesce.flush_all()  # the sides may read arrays in ways that flush (in the branches)
-    return lax.cond(truth, if_true, if_false)
+    return lax.cond(truth, _as_branch(if_true), _as_branch(if_false))
+
+
+def _as_branch(side):
+    def branch():
+        with tracing.traced_body():
+            return side()
+    return branch
 
 
 def assert_(condition, message=None):

@@ -140,6 +140,8 @@ def get(ref, index, location: Location | None):
             location,
             "compiled code needs static shapes: use np.where(mask, a, 0) instead",
         )
+    if windows.is_block(index, len(aval.shape)):  # `A[k:, k:]` with traced bounds
+        return windows.read_block(ref[...], index, location)
     axis = windows.traced_slice_axis(index, len(aval.shape))
     if axis is not None:  # `x[:k]`, `A[i, :j]` with traced bounds: a masked window
         line_index, part = windows.split(index, axis)
@@ -154,6 +156,9 @@ def get(ref, index, location: Location | None):
 def set(ref, index, value, location: Location | None) -> None:
     """Performs `ref[index] = value` with NumPy's broadcasting and casting."""
     aval = jax.typeof(ref)
+    if windows.is_block(index, len(aval.shape)):  # `A[k + 1:, k + 1:] -= np.outer(u, v)`
+        windows.write_block(ref, index, value, location)
+        return
     axis = windows.traced_slice_axis(index, len(aval.shape))
     if axis is not None:  # `y[:k] = w`, `A[k + 1:, k] /= p` with traced bounds
         line_index, part = windows.split(index, axis)
@@ -185,9 +190,11 @@ def subscript(value, index):
     A slice of one axis with traced bounds gives a masked window (windows.py); a static
     integer out of bounds raises `IndexingError` at the user's line, as NumPy's
     IndexError, where jax.numpy would clamp it."""
-    if not hasattr(value, "ndim") or isinstance(value, windows.Window) or getattr(value, "is_ref", None) is not None:
+    if not hasattr(value, "ndim") or isinstance(value, windows._Selection) or getattr(value, "is_ref", None) is not None:
         return value[index]  # Python sequences, windows, boxes (which check themselves)
     if windows.any_traced(index):
+        if windows.is_block(index, value.ndim):
+            return windows.read_block(jnp.asarray(value), index)
         axis = windows.traced_slice_axis(index, value.ndim)
         line_index, part = windows.split(index, axis)
         return windows.read(jnp.asarray(value)[line_index], part)

@@ -136,7 +136,7 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
             local[b] = _OwnedElement(b, arrays[b], owned[b.name][0], axes[b], p)
         for b in reduction_boxes:
             local[b] = _Contribution(b, starts[b], reductions[b.name])
-        with tracing.traced_body(), tracing.loop_indices([(i, indices)]):
+        with tracing.traced_body(writes), tracing.loop_indices([(i, indices)]):
             _with_boxes(body, local)(i)
         return [local[b].result() for b in owned_boxes + reduction_boxes]
 

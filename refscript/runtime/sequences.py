@@ -29,9 +29,12 @@ class Sequence:
     max_length: int | None = None  # a static bound on a traced length
 
 
-def _index_is(values: builtins.range) -> Callable:
-    """`indices` of a sequence whose items are themselves the loop index."""
-    return lambda item: [(item, values)]
+def _index_is(values: builtins.range, below=None) -> Callable:
+    """`indices` of a sequence whose items are themselves the loop index (`below`: a
+    traced value every index is smaller than, the stop of an ascending range)."""
+    if below is None:
+        return lambda item: [(item, values)]
+    return lambda item: [(item, values, below)]
 
 
 def _part_of(inner: Sequence, part: Callable) -> Callable | None:
@@ -133,7 +136,8 @@ def as_sequence(value) -> Sequence | None:
     if isinstance(value, builtins.range):
         return Sequence(len(value), index_of(value.start, value.step), _index_is(value))
     if isinstance(value, TracedRange):
-        indices = None if value.values is None else _index_is(value.values)
+        ascending = not is_tracer(value.step) and value.step > 0
+        indices = None if value.values is None else _index_is(value.values, value.stop if ascending else None)
         return Sequence(value.trip_count(), index_of(value.start, value.step), indices, value.max_trip)
     if isinstance(value, (jax.Array, np.ndarray)) or is_tracer(value):
         if np.ndim(value) == 0:

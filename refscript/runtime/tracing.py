@@ -60,6 +60,7 @@ class Session:
     # elements promoted in the loops being traced now, by id(box).
     promotion_probes: list = field(default_factory=list)
     promoted: dict = field(default_factory=dict)
+    bodies: list = field(default_factory=list)  # the `Body`s being traced, innermost last
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
@@ -136,11 +137,12 @@ def session_scope(session: Session):
 @contextlib.contextmanager
 def loop_indices(pairs):
     """Records, while a loop body is traced, which Python values its traced indices take:
-    `pairs` is [(index, range of its values), ...]."""
+    `pairs` is [(index, range of its values), ...], or (index, values, stop) where the
+    index is always smaller than the traced `stop`."""
     known = current().loop_indices
-    added = [id(index) for index, _ in pairs if id(index) not in known]
-    for index, values in pairs:
-        known.setdefault(id(index), (index, values))
+    added = [id(pair[0]) for pair in pairs if id(pair[0]) not in known]
+    for pair in pairs:
+        known.setdefault(id(pair[0]), tuple(pair))
     try:
         yield
     finally:
@@ -149,11 +151,24 @@ def loop_indices(pairs):
 
 
 @contextlib.contextmanager
-def traced_body():
-    """Marks that code runs inside a traced loop or branch body (one level deeper)."""
+def traced_body(loop_writes=None):
+    """Marks that code runs inside a traced loop or branch body (one level deeper).
+    A loop body passes the boxes the loop writes (`loop_writes`); a branch, which runs
+    at most once each time the code around it runs, passes nothing."""
     session = current()
     session.depth += 1
+    session.bodies.append(Body(None if loop_writes is None else frozenset(id(b) for b in loop_writes)))
     try:
         yield
     finally:
+        session.bodies.pop()
         session.depth -= 1
+
+
+class Body:
+    """A loop or branch body being traced (`traced_body`)."""
+
+    __slots__ = ("loop_writes",)
+
+    def __init__(self, loop_writes):
+        self.loop_writes = loop_writes  # ids of the boxes a loop writes; None for a branch

@@ -62,7 +62,8 @@ def _is_traced_bound(bound) -> bool:
 def traced_slice_axis(index, ndim: int):
     """Returns the axis of `index`'s one slice with a traced bound, when the rest are
     integers (so the selection is 1-D); None when no slice bound is traced. Raises
-    `TracedSliceError` for traced slices a window cannot represent."""
+    `TracedSliceError` for traced slices a window cannot represent. (Blocks, 2-D
+    selections, are recognised first: `is_block`.)"""
     parts = index if isinstance(index, tuple) else (index,)
     traced = [k for k, p in enumerate(parts)
               if isinstance(p, slice) and any(_is_traced_bound(b) for b in (p.start, p.stop, p.step))]
@@ -221,44 +222,39 @@ def any_traced(index) -> bool:
                for p in parts)
 
 
-def _resized(data, capacity: int):
-    """`data` cut to `capacity` lanes, or padded with ones up to it."""
-    if data.shape[0] >= capacity:
-        return data[:capacity]
-    return jnp.pad(data, (0, capacity - data.shape[0]), constant_values=1)
+def _resized(data, axis: int, capacity: int):
+    """`data` cut to `capacity` lanes along `axis`, or padded with ones up to it."""
+    size = data.shape[axis]
+    if size >= capacity:
+        return lax.slice_in_dim(data, 0, capacity, axis=axis)
+    widths = [(0, 0)] * data.ndim
+    widths[axis] = (0, capacity - size)
+    return jnp.pad(data, widths, constant_values=1)
 
 
-class Window:
-    """A 1-D selection of traced length: `data[m]` for `m` in `span`, 1 elsewhere."""
+def _moved(data, axis: int, span: Span, to: Span, capacity: int):
+    """`data`, whose elements along `axis` lie in `span`, moved so that they start at
+    `to.start`, in `capacity` lanes (ones outside the moved elements)."""
+    if _same(span.start_key, to.start_key):
+        return _resized(data, axis, capacity)
+    shift = to.start - span.start  # in [-data.shape[axis], capacity]
+    widths = [(0, 0)] * data.ndim
+    widths[axis] = (capacity, capacity)
+    padded = jnp.pad(data, widths, constant_values=1)
+    begin = capacity - shift
+    if isinstance(begin, int):
+        return lax.slice_in_dim(padded, begin, begin + capacity, axis=axis)
+    return lax.dynamic_slice_in_dim(padded, begin, capacity, axis=axis)
 
-    __slots__ = ("data", "span")
 
-    def __init__(self, data, span: Span):
-        self.span = span
-        self.data = jnp.where(span.mask(data.shape[0]), data, jnp.ones((), data.dtype))
+class _Selection:
+    """What windows (1-D) and blocks (2-D) share: arithmetic through `_combine`, and
+    errors for what needs a static shape."""
 
-    @classmethod
-    def _of_filled(cls, data, span: Span) -> Window:
-        """A window of `data` whose lanes outside `span` already hold 1."""
-        window = cls.__new__(cls)
-        window.data, window.span = data, span
-        return window
+    __slots__ = ()
 
-    @property
-    def length(self):
-        return self.span.length
-
-    @property
-    def capacity(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self) -> int:
-        return 1
+    # NumPy arrays and JAX arrays defer to the selection's own operators.
+    __array_ufunc__ = None
 
     @property
     def shape(self):
@@ -266,9 +262,6 @@ class Window:
 
     def __len__(self):
         raise _unsupported("len() (its length is only known at run time)")
-
-    # NumPy arrays and JAX arrays defer to the window's own operators.
-    __array_ufunc__ = None
 
     def __array__(self, *args, **kwargs):
         raise _unsupported("turning it into an array of static shape")
@@ -279,30 +272,9 @@ class Window:
     def __bool__(self):
         raise _unsupported("truth testing")
 
-    def aligned(self, span: Span, capacity: int):
-        """The window's data moved so that its first element lies at `span.start`, in a
-        line of `capacity` lanes (ones outside the moved elements)."""
-        if _same(self.span.start_key, span.start_key):
-            return _resized(self.data, capacity)
-        shift = span.start - self.span.start  # in [-self.capacity, capacity]
-        padded = jnp.pad(self.data, capacity, constant_values=1)
-        begin = capacity - shift
-        if isinstance(begin, int):
-            return padded[begin:begin + capacity]
-        return lax.dynamic_slice(padded, (begin,), (capacity,))
-
-    # Elementwise arithmetic.
-
-    def _combine(self, other, op, reflected=False):
-        if isinstance(other, Window):
-            mine, theirs = self.data, other.aligned(self.span, self.capacity)
-        else:
-            other = jnp.asarray(other) if not isinstance(other, (int, float, bool, complex)) else other
-            if np.ndim(other) != 0:
-                raise _unsupported("combining with an array of static shape")
-            mine, theirs = self.data, other
-        result = op(theirs, mine) if reflected else op(mine, theirs)
-        return Window(result, self.span)
+    @property
+    def dtype(self):
+        return self.data.dtype
 
     def __add__(self, other):
         return self._combine(other, operator.add)
@@ -332,13 +304,69 @@ class Window:
         return self._combine(other, operator.pow)
 
     def __neg__(self):
-        return Window(-self.data, self.span)
+        return self._with(-self.data)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return Window._of_filled(jnp.abs(self.data), self.span)
+        return self._with(jnp.abs(self.data), filled=True)
+
+    def copy(self):
+        return self
+
+    def _scalar(self, other):
+        other = jnp.asarray(other) if not isinstance(other, (int, float, bool, complex)) else other
+        if np.ndim(other) != 0:
+            raise _unsupported("combining with an array of static shape")
+        return other
+
+
+class Window(_Selection):
+    """A 1-D selection of traced length: `data[m]` for `m` in `span`, 1 elsewhere."""
+
+    __slots__ = ("data", "span")
+
+    def __init__(self, data, span: Span):
+        self.span = span
+        self.data = jnp.where(span.mask(data.shape[0]), data, jnp.ones((), data.dtype))
+
+    @classmethod
+    def _of_filled(cls, data, span: Span) -> Window:
+        """A window of `data` whose lanes outside `span` already hold 1."""
+        window = cls.__new__(cls)
+        window.data, window.span = data, span
+        return window
+
+    def _with(self, data, filled: bool = False) -> Window:
+        return Window._of_filled(data, self.span) if filled else Window(data, self.span)
+
+    @property
+    def length(self):
+        return self.span.length
+
+    @property
+    def capacity(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    def aligned(self, span: Span, capacity: int):
+        """The window's data moved so that its first element lies at `span.start`, in a
+        line of `capacity` lanes (ones outside the moved elements)."""
+        return _moved(self.data, 0, self.span, span, capacity)
+
+    # Elementwise arithmetic.
+
+    def _combine(self, other, op, reflected=False):
+        if isinstance(other, Window):
+            mine, theirs = self.data, other.aligned(self.span, self.capacity)
+        else:
+            mine, theirs = self.data, self._scalar(other)
+        result = op(theirs, mine) if reflected else op(mine, theirs)
+        return Window(result, self.span)
 
     def __matmul__(self, other):
         if not isinstance(other, Window):
@@ -379,8 +407,125 @@ class Window:
         high = jnp.finfo(self.dtype).max if jnp.issubdtype(self.dtype, jnp.floating) else jnp.iinfo(self.dtype).max
         return jnp.min(self._selected(high))
 
-    def copy(self):
-        return self
+    def argmax(self, axis=None):
+        return self._position_of(jnp.argmax, axis, lowest=True)
+
+    def argmin(self, axis=None):
+        return self._position_of(jnp.argmin, axis, lowest=False)
+
+    def _position_of(self, fn, axis, lowest: bool):
+        """The position in the selection (from 0) that `fn` picks, the first of equal
+        values as in NumPy: the elements moved to the front of the line, the lanes past
+        the length filled with the value `fn` never prefers. (NumPy raises for an empty
+        selection; here its length is only known at run time, and the result is 0.)"""
+        if axis not in (None, 0, -1):
+            raise _unsupported(f"arg-reduction over axis {axis}")
+        front = self.aligned(Span(0, self.length, 0, ("length", self.span.start_key, self.span.end_key)),
+                             self.capacity)
+        dtype = self.dtype
+        if jnp.issubdtype(dtype, jnp.floating):
+            fill = -jnp.inf if lowest else jnp.inf
+        elif jnp.issubdtype(dtype, jnp.integer):
+            fill = jnp.iinfo(dtype).min if lowest else jnp.iinfo(dtype).max
+        else:
+            raise _unsupported(f"arg-reduction of {dtype}")
+        valid = jnp.arange(self.capacity) < self.length
+        return fn(jnp.where(valid, front, jnp.asarray(fill, dtype)))
+
+
+class Block(_Selection):
+    """A 2-D selection of traced extent (`m[i:, j:]`, `np.outer(w, v)`): `data[r, c]`
+    for `r` in `rows` and `c` in `cols`, 1 elsewhere. Combines elementwise with scalars
+    and other blocks (moved onto its rows and columns), sums, and is written back."""
+
+    __slots__ = ("data", "rows", "cols")
+
+    def __init__(self, data, rows: Span, cols: Span):
+        self.rows, self.cols = rows, cols
+        self.data = jnp.where(_block_mask(rows, cols, data.shape), data, jnp.ones((), data.dtype))
+
+    def _with(self, data, filled: bool = False) -> Block:
+        if filled:
+            block = Block.__new__(Block)
+            block.data, block.rows, block.cols = data, self.rows, self.cols
+            return block
+        return Block(data, self.rows, self.cols)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def aligned(self, rows: Span, cols: Span, shape):
+        """The block's data moved so that its first element lies at (`rows.start`,
+        `cols.start`), in an array of `shape` (ones outside the moved elements)."""
+        moved = _moved(self.data, 0, self.rows, rows, shape[0])
+        return _moved(moved, 1, self.cols, cols, shape[1])
+
+    def _combine(self, other, op, reflected=False):
+        if isinstance(other, Block):
+            theirs = other.aligned(self.rows, self.cols, self.data.shape)
+        elif isinstance(other, Window):
+            raise _unsupported("combining a 1-D and a 2-D selection")
+        else:
+            theirs = self._scalar(other)
+        mine = self.data
+        return Block(op(theirs, mine) if reflected else op(mine, theirs), self.rows, self.cols)
+
+    def sum(self, axis=None, dtype=None):
+        if axis is not None:
+            raise _unsupported(f"sum over axis {axis} of a 2-D selection")
+        inside = _block_mask(self.rows, self.cols, self.data.shape)
+        return jnp.sum(jnp.where(inside, self.data, jnp.zeros((), self.dtype)), dtype=dtype)
+
+
+def _block_mask(rows: Span, cols: Span, shape):
+    return rows.mask(shape[0])[:, None] & cols.mask(shape[1])[None, :]
+
+
+def outer(a, b) -> Block:
+    """`np.outer` of two windows: a block over their spans."""
+    if not (isinstance(a, Window) and isinstance(b, Window)):
+        raise _unsupported("np.outer with an array of static shape")
+    return Block(a.data[:, None] * b.data[None, :], a.span, b.span)
+
+
+def is_block(index, ndim: int) -> bool:
+    """Whether `index` selects a 2-D block with traced bounds (`m[i:, :j]`): two slices
+    of a 2-D array, without steps, at least one bound traced."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if ndim != 2 or len(parts) != 2 or not all(isinstance(p, slice) for p in parts):
+        return False
+    if not any(_is_traced_bound(b) for p in parts for b in (p.start, p.stop)):
+        return False
+    return all(p.step is None or (not is_tracer(p.step) and p.step == 1) for p in parts)
+
+
+def read_block(array, index, location=None) -> Block:
+    """The block `array[index]` of a 2-D array (`is_block(index, 2)`)."""
+    tracing.current().note_window(location or caller_location())
+    rows, cols = index
+    return Block(array, _bounds(rows, array.shape[0]), _bounds(cols, array.shape[1]))
+
+
+def write_block(ref, index, value, location=None) -> None:
+    """`ref[index] = value` for a block index (`is_block`)."""
+    array = ref[...]
+    rows, cols = _bounds(index[0], array.shape[0]), _bounds(index[1], array.shape[1])
+    if isinstance(value, Block):
+        new = value.aligned(rows, cols, array.shape)
+    elif isinstance(value, Window):
+        raise _unsupported("writing a 1-D selection into a 2-D one")
+    else:
+        value = jnp.asarray(value)
+        if value.size != 1:
+            raise TracedSliceError(
+                f"cannot write an array of shape {value.shape} into a slice with a traced bound",
+                location,
+                "write a scalar, or a value computed from slices of the same extent",
+            )
+        new = value.reshape(())
+    tracing.current().note_window(location or caller_location())
+    ref[...] = jnp.where(_block_mask(rows, cols, array.shape), new, array).astype(array.dtype)
 
 
 def flip(window: Window) -> Window:
@@ -421,6 +566,9 @@ FUNCTIONS = {
     "inner": lambda a, b: _dot(a, b),
     "matmul": lambda a, b: a @ b,
     "flip": lambda w, axis=None: flip(w),
+    "outer": outer,
+    "argmax": lambda w, axis=None: w.argmax(axis),
+    "argmin": lambda w, axis=None: w.argmin(axis),
     "copy": lambda w: w,
     "abs": lambda w: abs(w),
     "absolute": lambda w: abs(w),
@@ -436,7 +584,7 @@ for _name in ("sqrt", "exp", "log", "sin", "cos", "tanh", "square", "floor", "ce
 
 
 def involves_window(args, kwargs) -> bool:
-    return any(isinstance(a, Window) for a in args) or any(isinstance(v, Window) for v in kwargs.values())
+    return any(isinstance(a, _Selection) for a in args) or any(isinstance(v, _Selection) for v in kwargs.values())
 
 
 def call(name: str, args, kwargs):
