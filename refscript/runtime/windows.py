@@ -201,19 +201,21 @@ def write(ref, line_index, part: slice, value, location=None) -> None:
     line = ref[line_index]
     capacity = line.shape[0]
     span = _bounds(part, capacity)
-    if isinstance(value, Window):
-        new = value.aligned(span, capacity)
-    else:
-        value = jnp.asarray(value)
-        if value.size != 1:
-            raise TracedSliceError(
-                f"cannot write an array of shape {value.shape} into a slice with a traced bound",
-                location,
-                "write a scalar, or a value computed from slices of the same length",
-            )
-        new = value.reshape(())
+    new = value.aligned(span, capacity) if isinstance(value, Window) else _scalar_written(value, location)
     tracing.current().note_window(location or caller_location())
     ref[line_index] = jnp.where(span.mask(capacity), new, line).astype(line.dtype)
+
+
+def _scalar_written(value, location):
+    """A value written into a selection of traced extent that is not itself one: a scalar."""
+    value = jnp.asarray(value)
+    if value.size != 1:
+        raise TracedSliceError(
+            f"cannot write an array of shape {value.shape} into a slice with a traced bound",
+            location,
+            "write a scalar, or a value computed from slices of the same length",
+        )
+    return value.reshape(())
 
 
 def any_traced(index) -> bool:
@@ -511,19 +513,9 @@ def write_block(ref, index, value, location=None) -> None:
     """`ref[index] = value` for a block index (`is_block`)."""
     array = ref[...]
     rows, cols = _bounds(index[0], array.shape[0]), _bounds(index[1], array.shape[1])
-    if isinstance(value, Block):
-        new = value.aligned(rows, cols, array.shape)
-    elif isinstance(value, Window):
+    if isinstance(value, Window):
         raise _unsupported("writing a 1-D selection into a 2-D one")
-    else:
-        value = jnp.asarray(value)
-        if value.size != 1:
-            raise TracedSliceError(
-                f"cannot write an array of shape {value.shape} into a slice with a traced bound",
-                location,
-                "write a scalar, or a value computed from slices of the same extent",
-            )
-        new = value.reshape(())
+    new = value.aligned(rows, cols, array.shape) if isinstance(value, Block) else _scalar_written(value, location)
     tracing.current().note_window(location or caller_location())
     ref[...] = jnp.where(_block_mask(rows, cols, array.shape), new, array).astype(array.dtype)
 
