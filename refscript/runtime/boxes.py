@@ -91,7 +91,7 @@ class Box:
         promotion.sync(self)
         value = self._ref[...]
         if FORWARDING:  # the next read gives the same value (the same tracer), until a write
-            self._written = (Ellipsis, value, tuple(tracing.current().bodies))
+            self._written = (Ellipsis, value, tuple(tracing.current().bodies), False)
         return value
 
     def _undefined(self) -> Undefined:
@@ -136,7 +136,7 @@ class Box:
             self._ref[...] = new
             promotion.reload(self)
             if FORWARDING:
-                self._written = (Ellipsis, new, tuple(session.bodies))
+                self._written = (Ellipsis, new, tuple(session.bodies), True)
         self.defined = True
 
     # Element access.
@@ -178,12 +178,13 @@ class Box:
             indexing.set(self._ref, index, new, location)
             self._remember(index, new, location)
 
-    # Store-to-load forwarding. A read of what the last write wrote (the same index)
-    # returns the written value instead of reading the Ref: XLA keeps both the array
-    # before and after an in-place update alive when a read of the updated part
-    # follows, and copies the whole array to do so (Gram-Schmidt writes `Q[:, k]`
-    # and reads it in every iteration of the next loop: four copies of the matrix per
-    # column, 1.65x the hand port, which keeps the column it computed).
+    # Store-to-load forwarding. A read, in a loop or branch body, of what the last write
+    # before it wrote (the same index) returns the written value instead of reading the
+    # Ref: XLA keeps both the array before and after an in-place update alive when a
+    # loop reads the updated part, and copies the whole array to do so (Gram-Schmidt
+    # writes `Q[:, k]` and reads it in every iteration of the next loop: four copies of
+    # the matrix per column, 1.65x the hand port, which keeps the column it computed).
+    # A repeated read of the whole variable returns the same value (tracer) anywhere.
 
     def _remember(self, index, new, location) -> None:
         """After `ref[index] = new`: keeps what a read of `index` gives now."""
@@ -195,7 +196,7 @@ class Box:
             value = jnp.broadcast_to(jnp.asarray(new), target).astype(aval.dtype)
         except Exception:  # noqa: BLE001 - the write itself accepted it; forwarding is optional
             return
-        self._written = (index, value, tuple(tracing.current().bodies))
+        self._written = (index, value, tuple(tracing.current().bodies), True)
 
     def _forwarded(self, index):
         """The value the last write put at `index`, if it is still there (no write to
@@ -203,13 +204,18 @@ class Box:
         that writes the box); else None."""
         if self._written is None:
             return None
-        written_index, value, bodies = self._written
+        written_index, value, bodies, stored = self._written
         if not _same_index(written_index, index):
             return None
         session = tracing.current()
         current = session.bodies
         if len(current) < len(bodies) or any(a is not b for a, b in zip(bodies, current)):
             return None  # written in a branch or loop body that has ended
+        if stored and len(current) == len(bodies):
+            # In the same body a stored value is not forwarded: XLA then keeps it alive
+            # beside the updated array (jacobi_2d, whose next statement reads the slice
+            # it just wrote among others, ran 4x slower than the hand port).
+            return None
         if any(body.loop_writes is not None and id(self) in body.loop_writes for body in current[len(bodies):]):
             return None  # a loop between writes the box: a later iteration sees other values
         if session.promoted.get(id(self)) or not usable_here(value):

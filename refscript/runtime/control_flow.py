@@ -237,7 +237,6 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
-
     def trace_loop():
         if _is_static(sequence.length):
             names = streaming.box_names(body, writes)
