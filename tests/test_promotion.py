@@ -185,3 +185,18 @@ def test_inner_loop_carries_a_scalar(rng):
 def test_show_names_the_promotion(rng):
     decisions = refscript.api.lowering_decisions(triangular_max, rng.normal(size=5))
     assert any("element of t held in a scalar across the loop" in what for _, what in decisions)
+
+
+def test_an_index_below_the_element_index_needs_no_equality_test(rng, monkeypatch):
+    # `t[i, k]` with k in range(i + 1, j) never names the promoted `t[i, j]`: no select.
+    from refscript.runtime import coalesce
+
+    x = rng.normal(size=6)
+
+    def selects():
+        jax.clear_caches()  # trace again
+        return jax.jit(refscript.jit(triangular_max)).lower(x).as_text().count("call @_where")
+
+    proven = selects()
+    monkeypatch.setattr(coalesce, "_apart", lambda p, q, size: False)
+    assert proven < selects()

@@ -145,22 +145,30 @@ def _apart(p, q, size: int) -> bool:
 
 
 def equal(a, b, shape, canonical_a=None):
-    """A traced bool: whether indices `a` and `b` name the same element (`canonical_a`:
-    `a`'s parts as `canonical_part` gives them, if already computed)."""
-    result = None
+    """Whether indices `a` and `b` name the same element: a Python bool where that is
+    known while tracing, else a traced bool (`canonical_a`: `a`'s parts as
+    `canonical_part` gives them, if already computed)."""
+    result = True
     for k, (x, y, size) in enumerate(zip(a, b, shape)):
         if x is y:
             continue
         if isinstance(x, int) and isinstance(y, int):
             if x != y:
-                return jnp.asarray(False)
+                return False
             continue
         if _apart(x, y, size) or _apart(y, x, size):  # `table[i, k]` against `table[i, j]`, k < j
-            return jnp.asarray(False)
+            return False
         x = canonical_a[k] if canonical_a is not None else canonical_part(x, size)
         same = x == canonical_part(y, size)
-        result = same if result is None else result & same
-    return jnp.asarray(True) if result is None else result
+        result = same if result is True else result & same
+    return result
+
+
+def where(condition, a, b):
+    """`jnp.where(condition, a, b)` for a condition `equal` gave (nothing when it is known)."""
+    if condition is True or condition is False:
+        return a if condition else b
+    return jnp.where(condition, a, b)
 
 
 def buffer_item(box, index, value, location) -> bool:
@@ -211,7 +219,7 @@ def read_item(box, index, location, forward: bool = False):
     else:
         result, later = pending[last][1], pending[last + 1:]
     for written, value in later:
-        result = jnp.where(equal(written, element, shape), value, result)
+        result = where(equal(written, element, shape), value, result)
     return result
 
 
@@ -307,7 +315,7 @@ def _write(box, writes) -> None:
     values = []
     for k, (index, value) in enumerate(writes):
         for later, later_value in writes[k + 1:]:
-            value = jnp.where(equal(index, later, shape), later_value, value)
+            value = where(equal(index, later, shape), later_value, value)
         values.append(value)
     canonical = [canonical_index(index, shape) for index, _ in writes]
     columns = tuple(jnp.stack([jnp.asarray(c[axis]) for c in canonical]) for axis in range(len(shape)))

@@ -205,13 +205,15 @@ def write_item(box, index, value, location, write) -> bool:
             return True
     write(index, value, location)
     for p in entries:
-        p.cell[...] = jnp.where(coalesce.equal(p.element, element, aval.shape, p.canonical), value, p.cell[...])
+        same = coalesce.equal(p.element, element, aval.shape, p.canonical)
+        if same is not False:
+            p.cell[...] = coalesce.where(same, value, p.cell[...])
     return True
 
 
 def _select(entries, element, value, shape):
     for p in entries:
-        value = jnp.where(coalesce.equal(p.element, element, shape, p.canonical), p.cell[...], value)
+        value = coalesce.where(coalesce.equal(p.element, element, shape, p.canonical), p.cell[...], value)
     return value
 
 
