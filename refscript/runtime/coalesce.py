@@ -171,6 +171,15 @@ def where(condition, a, b):
     return jnp.where(condition, a, b)
 
 
+def element_value(box, value):
+    """`value` as one element of `box`'s array (cast as a write casts it), or None when
+    it is not one: the real write reports that."""
+    try:
+        return jnp.broadcast_to(jnp.asarray(value), ()).astype(jax.typeof(box.ref).dtype)
+    except (ValueError, TypeError):
+        return None
+
+
 def buffer_item(box, index, value, location) -> bool:
     """Buffers `box[index] = value` if an iteration buffer takes it; the caller writes
     the Ref otherwise (having flushed what the box has buffered)."""
@@ -182,10 +191,8 @@ def buffer_item(box, index, value, location) -> bool:
     if element is None:
         flush(box)
         return False
-    aval = jax.typeof(box.ref)
-    try:
-        value = jnp.broadcast_to(jnp.asarray(value), ()).astype(aval.dtype)
-    except (ValueError, TypeError):
+    value = element_value(box, value)
+    if value is None:
         flush(box)
         return False  # the real write reports it
     _, writes = buffer.entries.setdefault(id(box), (box, []))

@@ -189,25 +189,21 @@ def write_item(box, index, value, location, write) -> bool:
         return False
     aval = jax.typeof(box.ref)
     element = coalesce.element_index(box, index)
-    if element is not None:
-        try:
-            value = jnp.broadcast_to(jnp.asarray(value), ()).astype(aval.dtype)
-        except (ValueError, TypeError):
-            element = None  # the real write reports it
-    if element is None:
+    scalar = None if element is None else coalesce.element_value(box, value)
+    if scalar is None:  # not one element: a slice, or a value the real write reports
         sync(box)
         write(index, value, location)
         reload(box)
         return True
     for p in entries:
         if coalesce.same_objects(p.element, element):
-            p.cell[...] = value
+            p.cell[...] = scalar
             return True
-    write(index, value, location)
+    write(index, scalar, location)
     for p in entries:
         same = coalesce.equal(p.element, element, aval.shape, p.canonical)
         if same is not False:
-            p.cell[...] = coalesce.where(same, value, p.cell[...])
+            p.cell[...] = coalesce.where(same, scalar, p.cell[...])
     return True
 
 
