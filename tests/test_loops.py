@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check
+from oracle import check, check_grad, check_vmap
 
 # ---------------------------------------------------------------------------
 # for i in range(...)
@@ -551,6 +551,155 @@ def nested_while(n, m):
 def test_nested_while(n, m):
     check(nested_while, n, m)
     check(nested_while, np.int64(n), np.int64(m))
+
+
+# ---------------------------------------------------------------------------
+# while loops whose test reads a variable the body scales: unrolled while Python
+# ---------------------------------------------------------------------------
+
+
+def doubling_scan(x):
+    out = x.copy()
+    offset = 1
+    while offset < x.shape[0]:
+        out[offset:] = out[offset:] + out[:-offset]
+        offset *= 2
+    return out
+
+
+def halving_sum(x, n):
+    total = 0.0
+    while n > 0:
+        total = total * 0.5 + x[n % x.shape[0]]
+        n //= 2
+    return total, n
+
+
+def shifting_bits(x):
+    bits = np.zeros(8, dtype=np.int64)
+    bit = 1 << 7
+    k = 0
+    while bit:
+        bits[k] = bit
+        x = x * 2.0 + bit
+        bit >>= 1
+        k += 1
+    return bits, x
+
+
+def scaled_by_assignment(x):
+    step = x.shape[0]
+    count = 0
+    while step > 1:
+        x[:step] += 1.0
+        step = step // 2
+        count = count + 1
+    return count
+
+
+def long_doubling(x):
+    v = 1.0
+    count = 0
+    while v < 2.0 ** 100:
+        v *= 2.0
+        count += 1
+        x = x * 0.5 + count
+    return v, count, x
+
+
+def traced_scale(scale):
+    v = 1.0
+    count = 0
+    while v < 100.0:
+        v *= scale
+        count += 1
+    return v, count
+
+
+def _while_loops(jitted, *args):
+    text = str(refscript.make_jaxpr(jitted)(*args))
+    return text.count("while[")
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 16])
+def test_while_scaling_python_int_unrolls(rng, size):
+    x = rng.normal(size=size)
+    check(doubling_scan, x)
+    jitted = refscript.jit(doubling_scan)
+    jitted(x.copy())
+    assert _while_loops(jitted, x) == 0, "the doubling loop should be unrolled, each step with static slices"
+    assert jitted.masked_slices == [] and jitted.run_time_loops == []
+    if size > 1:
+        assert [why for _, why in jitted.unrolled_loops] == [
+            "its test reads a variable the body scales (logarithmically many iterations)"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 6, 1000])
+def test_while_halving_static_unrolls_traced_compiles(rng, n):
+    x = rng.normal(size=7)
+    check(halving_sum, x, n)
+    assert _while_loops(refscript.jit(halving_sum), x, n) == 0
+    check(halving_sum, x, n, static_scalars=False)
+    traced = refscript.jit(halving_sum, static_scalars=False)
+    if n:
+        assert _while_loops(traced, x, n) == 1, "a traced test compiles to a while_loop"
+
+
+def test_while_shifting_and_assigned_scaling(rng):
+    check(shifting_bits, 0.25)
+    x = rng.normal(size=9)
+    check(scaled_by_assignment, x)
+    assert _while_loops(refscript.jit(scaled_by_assignment), x) == 0
+
+
+def test_while_scaling_past_the_unroll_limit_compiles_the_rest(rng):
+    from refscript.runtime import control_flow
+
+    x = rng.normal(size=3)
+    v, count, _ = check(long_doubling, x)
+    assert count == 100 > control_flow.GEOMETRIC_UNROLL
+    assert _while_loops(refscript.jit(long_doubling), x) == 1, "the iterations past the limit run in one compiled loop"
+
+
+@pytest.mark.parametrize("scale", [1.5, 3.0, 200.0])
+def test_while_scaling_by_traced_value_compiles_after_first_iteration(scale):
+    check(traced_scale, scale)
+    assert _while_loops(refscript.jit(traced_scale), scale) == 1
+
+
+def test_while_scaling_gradient_and_vmap(rng):
+    x = rng.normal(size=6)
+    check_grad(lambda v: jnp.sum(doubling_scan(v) * jnp.arange(6.0)), x)
+    check_grad(refscript.jit(lambda v: doubling_scan(v) @ np.arange(6.0)), x)
+    check_vmap(doubling_scan, rng.normal(size=(3, 6)))
+
+
+def test_while_not_scaling_is_not_flagged():
+    from refscript import converted_source
+
+    def counting(x, n):
+        k = 1
+        while k < n:
+            k += 1
+        return k
+
+    def reset(x, n):
+        k = 1
+        while k < n:
+            k *= 2
+            if x > 0:
+                k = n
+        return k
+
+    def scaled(x, n):
+        k = 1
+        while k < n:
+            k = 3 * k
+        return k
+
+    assert "geometric" not in converted_source(counting)
+    assert "geometric" not in converted_source(reset)
+    assert "geometric=True" in converted_source(scaled)
 
 
 # ---------------------------------------------------------------------------

@@ -189,17 +189,62 @@ class LoopsPass(Converter):
         )
 
     def visit_While(self, node):
+        geometric = _scales_tested_box(node)
         self.generic_visit(node)
         test_name = self.ctx.namer.new("loop_test")
         body_name = self.ctx.namer.new("loop_body")
+        flag = ", geometric=True" if geometric else ""
         return templates.replace(
             f"""
             def test_name():
                 return test
             def body_name():
                 body
-            {self.rs}.while_stmt(test_name, body_name, writes=writes)
+            {self.rs}.while_stmt(test_name, body_name, writes=writes{flag})
             """,
             origin=node, test_name=test_name, test=node.test, body_name=body_name, body=node.body,
             writes=writes_tuple(node),
         ) + node.orelse
+
+
+_SCALING = (gast.Mult, gast.Div, gast.FloorDiv, gast.LShift, gast.RShift)
+
+
+def _box_value(node, boxes) -> str | None:
+    """The box `node` reads or writes (`offset_ref.value`) if it is one of `boxes`, else None."""
+    if (isinstance(node, gast.Attribute) and node.attr == "value" and isinstance(node.value, gast.Name)
+            and node.value.id in boxes):
+        return node.value.id
+    return None
+
+
+def _scales_tested_box(node: gast.While) -> bool:
+    """Whether the `while` `node`'s test reads a box that its body only scales (`offset *= 2`,
+    `bit >>= 1`, `n = n // 2`): then the loop runs logarithmically many times, and the
+    runtime unrolls it while its test is a Python value (`rs.while_stmt(geometric=True)`)."""
+    written = set(anno.getanno(node, anno.Basic.BOX_WRITES, []))
+    tested = {_box_value(sub, written) for sub in traversal.walk(node.test)} - {None}
+    if not tested:
+        return False
+    scaled, other = set(), set()
+    scaling_targets = set()
+    for stmt in node.body:
+        for sub in traversal.walk_statements(stmt):
+            target = box = None
+            if isinstance(sub, gast.AugAssign) and isinstance(sub.op, _SCALING):
+                target = sub.target
+                box = _box_value(target, tested)
+            elif (isinstance(sub, gast.Assign) and len(sub.targets) == 1 and isinstance(sub.value, gast.BinOp)
+                  and isinstance(sub.value.op, _SCALING)):
+                target = sub.targets[0]
+                box = _box_value(target, tested)
+                if box not in (_box_value(sub.value.left, tested), _box_value(sub.value.right, tested)):
+                    box = None
+            if box is not None:
+                scaled.add(box)
+                scaling_targets.add(id(target))
+        for sub in traversal.walk(stmt):
+            box = _box_value(sub, tested)
+            if box is not None and isinstance(sub.ctx, gast.Store) and id(sub) not in scaling_targets:
+                other.add(box)
+    return bool(scaled - other)

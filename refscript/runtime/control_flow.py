@@ -45,6 +45,11 @@ from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_s
 # unrolled automatically: tracing a million copies of the body would take minutes.
 UNROLL_LIMIT = 1000
 
+# A `while` whose test reads a variable the body only scales (`offset *= 2`) runs as
+# Python while its test is a Python value, for at most this many iterations (a doubling
+# int64 stops within 64); the rest compiles to one while_loop.
+GEOMETRIC_UNROLL = 64
+
 
 def static_range(*args) -> StaticRange:
     """Returns a range whose loop refscript unrolls at trace time instead of compiling a loop.
@@ -277,7 +282,7 @@ def _run_body(body, item, indices) -> None:
         body(item)
 
 
-def while_stmt(test, body, writes=()):
+def while_stmt(test, body, writes=(), geometric=False):
     """Runs `body()` while `test()` holds, as a `lax.while_loop` when the test is traced.
 
     What the body changes becomes traced first, so a counting loop (`while k < n`)
@@ -287,12 +292,22 @@ def while_stmt(test, body, writes=()):
     iterations). The condition is computed at the end of each iteration and
     carried, so JAX's `cond_fun` never reads a Ref the body writes (it would see
     a stale value).
+
+    `geometric`: the test reads a variable the body only scales (`offset *= 2`), so
+    the loop runs logarithmically many times. While its test is a Python value it is
+    unrolled, as a hand port would (each step then slices statically), for at most
+    `GEOMETRIC_UNROLL` iterations; what is left compiles as above.
     """
     location = caller_location()
     condition = test()
     if _is_static(condition) and not condition:
         return  # no iteration: nothing to trace
     saved = _python_values(writes)
+    if geometric and saved is not None:
+        condition = _unrolled_while(condition, test, body, location)
+        if _is_static(condition) and not condition:
+            return
+        saved = _python_values(writes)
     if all(b.can_materialize() for b in writes):
         _materialize(writes, location)
         condition = test()
@@ -308,6 +323,19 @@ def while_stmt(test, body, writes=()):
             tracing.current().note_unrolled_loop(location, "the body needs its variables as Python values")
             condition = test()
     _python_while(condition, test, body, location)
+
+
+def _unrolled_while(condition, test, body, location: Location):
+    """Runs `body()` as Python while `test()` is a true Python value, at most
+    `GEOMETRIC_UNROLL` times; returns the last condition (False, traced, or still true)."""
+    tracing.current().note_unrolled_loop(
+        location, "its test reads a variable the body scales (logarithmically many iterations)")
+    for _ in builtins.range(GEOMETRIC_UNROLL):
+        if not _is_static(condition) or not condition:
+            break
+        body()
+        condition = test()
+    return condition
 
 
 def _python_values(writes):
