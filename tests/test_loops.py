@@ -553,6 +553,59 @@ def test_nested_while(n, m):
     check(nested_while, np.int64(n), np.int64(m))
 
 
+def while_writes_argument(x, y):
+    # Found by the program generator: the loop's carried array is the caller's.
+    k = 0
+    while k < 1 and y[0] < 0.5:
+        k += 1
+        x[k % 1] += 0.5
+    return k
+
+
+def while_test_reads_written_array(a, key):
+    j = a.shape[0] - 1
+    while j >= 0 and a[j] > key:
+        a[j] = a[j] * 0.5
+        j -= 1
+    return j
+
+
+def while_weak_scalar(x):
+    total = 0.0  # a Python float: float32 arithmetic keeps float32, as in NumPy
+    k = 0
+    while total < 3.0 and k < x.shape[0]:
+        total = total + x[k]
+        k += 1
+    return total, k
+
+
+def while_in_traced_branch(x, flag):
+    k = 0
+    s = 0.0
+    if flag > 0:
+        while s < 2.0 and k < x.shape[0]:
+            s += x[k]
+            k += 1
+    return s, k
+
+
+def test_while_carries_what_its_test_reads(rng):
+    """The test is computed in the while_loop's cond_fun from the carried variables
+    (`_carried_while`); it must see the body's writes, including array elements."""
+    check(while_writes_argument, np.zeros(1), np.zeros(1), static_scalars=False)
+    check(while_writes_argument, np.zeros(1), np.ones(1), static_scalars=False)
+    for key in (-5.0, 0.0, 5.0):
+        check(while_test_reads_written_array, rng.normal(size=6), key)
+    check(while_weak_scalar, rng.uniform(0.5, 1.0, size=8).astype(np.float32))
+    check(while_weak_scalar, rng.uniform(0.5, 1.0, size=8))
+    for flag in (0.0, 1.0):
+        check(while_in_traced_branch, rng.uniform(0.3, 1.0, size=8), flag)
+    check_vmap(while_test_reads_written_array, rng.normal(size=(4, 6)), 0.0)
+    jaxpr = str(refscript.make_jaxpr(while_test_reads_written_array)(rng.normal(size=6), 0.0))
+    cond = jaxpr.split("cond_jaxpr=")[1].split("cond_nconsts")[0]
+    assert " gt " in cond, "the test (a[j] > key) belongs in cond_fun"
+
+
 # ---------------------------------------------------------------------------
 # while loops whose test reads a variable the body scales: unrolled while Python
 # ---------------------------------------------------------------------------

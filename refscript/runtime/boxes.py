@@ -18,6 +18,7 @@ the trace restarts with the box created at the wider type.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import jax
@@ -268,6 +269,30 @@ class Box:
             initial = initial.astype(hint.dtype)
         self._ref = jax.new_ref(initial)
         self._value = None
+
+
+def store(box, value) -> None:
+    """Writes `value`, of the Ref's type (a loop's final carry, `carried`), into the
+    bound Ref of `box`: the box stays a Ref, as after a loop over the Refs."""
+    box._written = None
+    box._ref[...] = value
+
+
+@contextlib.contextmanager
+def carried(boxes, values):
+    """Within: each of `boxes` (all bound Refs) reads and writes a Ref of its own, made
+    from its entry of `values` (a loop's carry), instead of its Ref; yields a function
+    that reads them (after the iteration's writes are flushed). For a `while_loop`
+    whose `cond_fun` must see what the body wrote: a Ref the body writes would reach
+    it stale (shared/JAX-REFS.md), a carry does not."""
+    saved = [(b._ref, b._written) for b in boxes]
+    try:
+        for b, value in zip(boxes, values):
+            b._ref, b._written = jax.new_ref(value), None
+        yield lambda: [b.value for b in boxes]
+    finally:
+        for b, (ref, written) in zip(boxes, saved):
+            b._ref, b._written = ref, written
 
 
 def _forwardable(index) -> bool:

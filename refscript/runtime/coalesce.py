@@ -312,9 +312,9 @@ def _write(box, writes) -> None:
     shape = jax.typeof(ref).shape
     if len(writes) == 1:
         index, value = writes[0]
-        # The index as the element's reads use it (JAX's Ref indexing wraps and clamps):
+        # The index as the element's reads use it (wrapped and clamped as they are):
         # XLA then fuses a read-modify-write of the element into one in-place update.
-        ref[index] = value
+        indexing.put(ref, index, value)
         return
     # One scatter. An element written under two different index objects gets the
     # value of the last write in every position that names it (a scatter applies

@@ -18,8 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax import lax
+
+from refscript._jax_internal import is_tracer
 from refscript.errors import IndexingError, Location, ShapeError, TracedSliceError, caller_location
-from refscript.runtime import windows
+from refscript.runtime import tracing, windows
 
 
 def _static_int(value):
@@ -150,7 +153,65 @@ def get(ref, index, location: Location | None):
     shape = indexed_shape(aval.shape, index)
     if 0 in shape:  # an empty selection: Refs reject zero-length slices
         return jnp.zeros(shape, aval.dtype)
+    window = _dynamic_window(index, aval.shape)
+    if window is not None:
+        starts, sizes, axes = window
+        return lax.squeeze(lax.dynamic_slice(ref[...], starts, sizes), axes)
     return ref[index]
+
+
+def put(ref, index, value) -> None:
+    """`ref[index] = value` for an index and value already checked (one element, or what
+    a Ref takes as it is): through `_dynamic_window` where that applies, so that the
+    write takes its index in the form the reads of `get` do."""
+    aval = jax.typeof(ref)
+    window = _dynamic_window(normalize(index, aval.shape, None), aval.shape)
+    if window is None:
+        ref[index] = value
+        return
+    starts, sizes, _ = window
+    ref[...] = lax.dynamic_update_slice(ref[...], jnp.asarray(value).astype(aval.dtype).reshape(sizes), starts)
+
+
+def _dynamic_window(index, shape):
+    """`(starts, sizes, axes)` of a normalized index of ints, static unit-step slices and at
+    least one traced scalar int (the indexed `axes`), in a trace without derivatives; else None.
+
+    Such an access is done on the Ref's value (`lax.dynamic_slice` /
+    `dynamic_update_slice`), as a hand port indexes its carry: JAX's discharge of
+    `ref[i]` converts each index to int32 first, a conversion XLA keeps in the loop
+    (insertion sort's three accesses per step: 1.17x the hand port). Only without
+    derivatives: `runtime/streaming.py` reads the Refs' accesses from the jaxpr to
+    stream loops for linear-time gradients; a loop whose body indexes values here has
+    the differentiable lowering traced as well (`Session.value_indexed`)."""
+    if not tracing.current().forward_only or len(index) > len(shape):
+        return None
+    starts, sizes, axes, traced = [], [], [], False
+    for axis, item in enumerate(index):
+        if isinstance(item, int):
+            starts.append(item)
+            sizes.append(1)
+            axes.append(axis)
+        elif isinstance(item, slice):
+            start, stop, step = item.indices(shape[axis])
+            if step != 1:
+                return None
+            starts.append(start)
+            sizes.append(max(stop - start, 0))
+        elif is_tracer(item) and np.shape(item) == () and jnp.issubdtype(item.dtype, jnp.integer):
+            starts.append(item)  # lax.dynamic_slice wraps a negative index, as Ref indexing does
+            sizes.append(1)
+            axes.append(axis)
+            traced = True
+        else:
+            return None
+    if not traced:
+        return None
+    tracing.current().value_indexed += 1
+    for size in shape[len(index):]:
+        starts.append(0)
+        sizes.append(size)
+    return tuple(starts), tuple(sizes), tuple(axes)
 
 
 def set(ref, index, value, location: Location | None) -> None:
@@ -179,7 +240,7 @@ def set(ref, index, value, location: Location | None) -> None:
         ) from None
     if 0 in target:
         return  # writes nothing, as NumPy does
-    ref[index] = value.astype(aval.dtype)
+    put(ref, index, value.astype(aval.dtype))
 
 
 

@@ -216,11 +216,11 @@ def _select(entries, element, value, shape):
 def sync(box) -> None:
     """Writes `box`'s promoted elements into its array (before the array is used whole)."""
     for p in _entries(box) or ():
-        box.ref[p.element] = p.cell[...]
+        indexing.put(box.ref, p.element, p.cell[...])
 
 
 def reload(box) -> None:
     """Reads `box`'s promoted elements back from its array (after it was written whole)."""
     for p in _entries(box) or ():
-        p.cell[...] = box.ref[p.element]
+        p.cell[...] = indexing.get(box.ref, p.element, None)
 

@@ -95,9 +95,14 @@ def compiled_loop(length: int, iteration, names: dict, location: Location) -> No
         iteration(k)
         return ()
 
+    session = tracing.current()
+    value_indexed = session.value_indexed
     closed = jax.make_jaxpr(one_iteration)(counter)
     plan = _plan(closed, length) if ENABLED else None
-    session = tracing.current()
+    if ENABLED and plan is None and session.value_indexed > value_indexed:
+        # Elements indexed on values (forward-only): this trace cannot tell whether the
+        # differentiable lowering streams the loop, so it must be traced as well.
+        session.note_forward_only_choice(location, "elements indexed on the arrays' values")
     if plan is not None:
         consts = dict(zip(closed.jaxpr.constvars, closed.consts))
         arrays = tuple(names.get(id(consts[a.var]), "<array>") for a in plan.arrays)

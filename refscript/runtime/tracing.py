@@ -61,6 +61,10 @@ class Session:
     promotion_probes: list = field(default_factory=list)
     promoted: dict = field(default_factory=dict)
     bodies: list = field(default_factory=list)  # the `Body`s being traced, innermost last
+    # How many element accesses indexed a Ref's value instead of the Ref (runtime/indexing.py
+    # `_dynamic_window`, forward-only traces): a loop whose body made some cannot be planned
+    # for streaming from its jaxpr, so the differentiable lowering is traced too.
+    value_indexed: int = 0
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
