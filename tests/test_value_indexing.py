@@ -1,7 +1,8 @@
-"""Element accesses at traced indices in the forward-only lowering index the array's value
-(`lax.dynamic_slice` / `dynamic_update_slice` with the index as it is), not the Ref, whose
-discharge converts every index to int32 (runtime/indexing.py `_dynamic_window`). Values
-against plain Python; the differentiable lowering keeps Ref accesses (and streaming)."""
+"""Element accesses at traced indices inside compiled while loops, in the forward-only
+lowering, index the array's value (`lax.dynamic_slice` / `dynamic_update_slice` with the
+index as it is), not the Ref, whose discharge converts every index to int32
+(runtime/indexing.py `_dynamic_window`). Values against plain Python; the differentiable
+lowering keeps Ref accesses (and streaming)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad, check_vmap
+from oracle import check, check_vmap, numerical_grad
 from refscript import _jax_internal
 
 
@@ -24,18 +25,24 @@ def shifts(a, key):
 
 def negative_indices(x, offset):
     out = np.zeros((3, x.shape[0]))
-    for i in range(x.shape[0]):
+    i = 0
+    while i < x.shape[0]:
         j = i - offset  # negative for the first iterations: wraps, as in NumPy
         out[1, j] += x[i]
         out[:, j] = out[:, j] * 0.5 + x[j]
         out[..., i] -= x[i - 1]
+        for k in range(2):  # a static loop inside: its accesses index values too
+            out[k, i] += out[k + 1, j] * 0.25
+        i += 1
     return out
 
 
 def histogram(x, bins):
     counts = np.zeros(bins, dtype=np.int64)
-    for i in range(x.shape[0]):
+    i = 0
+    while i < x.shape[0]:
         counts[x[i]] += 1
+        i += 1
     return counts
 
 
@@ -62,7 +69,10 @@ def test_indices_keep_their_type():
 
 def test_derivatives_and_batches(rng):
     x = rng.normal(size=6)
-    check_grad(lambda v: jnp.sum(negative_indices(v, 1) ** 2), x)
+    compiled = refscript.jit(negative_indices)
+    forward = jax.jacfwd(lambda v: jnp.sum(compiled(v, 1) ** 2))(x)  # while loops: forward mode
+    expected = numerical_grad(lambda v: np.sum(negative_indices(v, 1) ** 2), x)
+    np.testing.assert_allclose(forward, expected, rtol=1e-6, atol=1e-8)
     check_vmap(negative_indices, rng.normal(size=(3, 6)), 1)
     check_vmap(shifts, rng.normal(size=(4, 7)), 0.0)
     # jvp through the forward-only lowering's custom_jvp rule

@@ -399,7 +399,12 @@ def _carried_while(test, body, writes, location: Location) -> None:
                 body()
             return values()
 
-    final = lax.while_loop(cond_fun, body_fun, [b.value for b in boxes])
+    session = tracing.current()
+    session.in_while += 1
+    try:
+        final = lax.while_loop(cond_fun, body_fun, [b.value for b in boxes])
+    finally:
+        session.in_while -= 1
     for b, value in zip(boxes, final):
         boxes_module.store(b, value)
 

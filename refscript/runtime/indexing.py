@@ -25,6 +25,11 @@ from refscript.errors import IndexingError, Location, ShapeError, TracedSliceErr
 from refscript.runtime import tracing, windows
 
 
+# Element accesses on values in forward-only traces (`_dynamic_window`); switched off only
+# to measure what they change.
+VALUE_INDEXING = True
+
+
 def _static_int(value):
     if isinstance(value, (bool, np.bool_)):
         return None
@@ -175,16 +180,21 @@ def put(ref, index, value) -> None:
 
 def _dynamic_window(index, shape):
     """`(starts, sizes, axes)` of a normalized index of ints, static unit-step slices and at
-    least one traced scalar int (the indexed `axes`), in a trace without derivatives; else None.
+    least one traced scalar int (the indexed `axes`), inside a compiled while loop in a
+    trace without derivatives; else None.
 
     Such an access is done on the Ref's value (`lax.dynamic_slice` /
     `dynamic_update_slice`), as a hand port indexes its carry: JAX's discharge of
     `ref[i]` converts each index to int32 first, a conversion XLA keeps in the loop
-    (insertion sort's three accesses per step: 1.17x the hand port). Only without
-    derivatives: `runtime/streaming.py` reads the Refs' accesses from the jaxpr to
-    stream loops for linear-time gradients; a loop whose body indexes values here has
-    the differentiable lowering traced as well (`Session.value_indexed`)."""
-    if not tracing.current().forward_only or len(index) > len(shape):
+    (insertion sort's three accesses per step: 1.17x the hand port, 1.0x this way).
+    Only in while loops: in `for` loops, measured with `benchmarks/kernels.py`, the
+    int64 index made XLA fuse differently and run slower as often as faster (durbin
+    0.77x -> 1.13x the hand port, histogram_binned 0.53x -> 1.19x; histogram 1.24x ->
+    1.03x). Only without derivatives: `runtime/streaming.py` reads the Refs' accesses
+    from the jaxpr to stream loops for linear-time gradients; a loop whose body indexes
+    values here has the differentiable lowering traced as well (`Session.value_indexed`)."""
+    session = tracing.current()
+    if not (VALUE_INDEXING and session.forward_only and session.in_while) or len(index) > len(shape):
         return None
     starts, sizes, axes, traced = [], [], [], False
     for axis, item in enumerate(index):
@@ -207,7 +217,7 @@ def _dynamic_window(index, shape):
             return None
     if not traced:
         return None
-    tracing.current().value_indexed += 1
+    session.value_indexed += 1
     for size in shape[len(index):]:
         starts.append(0)
         sizes.append(size)

@@ -65,6 +65,7 @@ class Session:
     # `_dynamic_window`, forward-only traces): a loop whose body made some cannot be planned
     # for streaming from its jaxpr, so the differentiable lowering is traced too.
     value_indexed: int = 0
+    in_while: int = 0  # how many compiled while loops enclose the code being traced
     deferred_layouts: dict = field(default_factory=dict)
 
     def restart(self) -> None:
