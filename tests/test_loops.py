@@ -11,6 +11,7 @@ import pytest
 
 import refscript
 from oracle import check, check_grad, check_vmap
+from test_regressions import doubling_while_with_slices as doubling_scan
 
 # ---------------------------------------------------------------------------
 # for i in range(...)
@@ -609,15 +610,6 @@ def test_while_carries_what_its_test_reads(rng):
 # ---------------------------------------------------------------------------
 # while loops whose test reads a variable the body scales: unrolled while Python
 # ---------------------------------------------------------------------------
-
-
-def doubling_scan(x):
-    out = x.copy()
-    offset = 1
-    while offset < x.shape[0]:
-        out[offset:] = out[offset:] + out[:-offset]
-        offset *= 2
-    return out
 
 
 def halving_sum(x, n):

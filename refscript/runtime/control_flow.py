@@ -290,9 +290,9 @@ def while_stmt(test, body, writes=(), geometric=False):
     compiles to one while_loop instead of unrolling. If the body then needs those
     variables as Python values (a slice `x[k:]`, a shape), and they were Python
     values before the loop, the loop runs as Python instead (at most `UNROLL_LIMIT`
-    iterations). The condition is computed at the end of each iteration and
-    carried, so JAX's `cond_fun` never reads a Ref the body writes (it would see
-    a stale value).
+    iterations). The loop carries what the body writes, and its `cond_fun` computes
+    the test from the carry, never from a Ref the body writes (it would see a
+    stale value; `_carried_while`).
 
     `geometric`: the test reads a variable the body only scales (`offset *= 2`), so
     the loop runs logarithmically many times. While its test is a Python value it is
