@@ -158,19 +158,21 @@ def get(ref, index, location: Location | None):
     shape = indexed_shape(aval.shape, index)
     if 0 in shape:  # an empty selection: Refs reject zero-length slices
         return jnp.zeros(shape, aval.dtype)
-    window = _dynamic_window(index, aval.shape)
+    window = _dynamic_window(index, aval.shape) if _on_values() else None
     if window is not None:
         starts, sizes, axes = window
         return lax.squeeze(lax.dynamic_slice(ref[...], starts, sizes), axes)
     return ref[index]
 
 
-def put(ref, index, value) -> None:
+def put(ref, index, value, normalized: bool = False) -> None:
     """`ref[index] = value` for an index and value already checked (one element, or what
     a Ref takes as it is): through `_dynamic_window` where that applies, so that the
     write takes its index in the form the reads of `get` do."""
     aval = jax.typeof(ref)
-    window = _dynamic_window(normalize(index, aval.shape, None), aval.shape)
+    window = None
+    if _on_values():
+        window = _dynamic_window(index if normalized else normalize(index, aval.shape, None), aval.shape)
     if window is None:
         ref[index] = value
         return
@@ -178,10 +180,16 @@ def put(ref, index, value) -> None:
     ref[...] = lax.dynamic_update_slice(ref[...], jnp.asarray(value).astype(aval.dtype).reshape(sizes), starts)
 
 
+def _on_values() -> bool:
+    """Whether element accesses index values (`_dynamic_window`): inside a compiled while
+    loop, in a trace without derivatives."""
+    session = tracing.current()
+    return VALUE_INDEXING and session.forward_only and session.in_while > 0
+
+
 def _dynamic_window(index, shape):
     """`(starts, sizes, axes)` of a normalized index of ints, static unit-step slices and at
-    least one traced scalar int (the indexed `axes`), inside a compiled while loop in a
-    trace without derivatives; else None.
+    least one traced scalar int (the indexed `axes`), else None; where `_on_values()`.
 
     Such an access is done on the Ref's value (`lax.dynamic_slice` /
     `dynamic_update_slice`), as a hand port indexes its carry: JAX's discharge of
@@ -193,8 +201,7 @@ def _dynamic_window(index, shape):
     1.03x). Only without derivatives: `runtime/streaming.py` reads the Refs' accesses
     from the jaxpr to stream loops for linear-time gradients; a loop whose body indexes
     values here has the differentiable lowering traced as well (`Session.value_indexed`)."""
-    session = tracing.current()
-    if not (VALUE_INDEXING and session.forward_only and session.in_while) or len(index) > len(shape):
+    if len(index) > len(shape):
         return None
     starts, sizes, axes, traced = [], [], [], False
     for axis, item in enumerate(index):
@@ -217,7 +224,7 @@ def _dynamic_window(index, shape):
             return None
     if not traced:
         return None
-    session.value_indexed += 1
+    tracing.current().value_indexed += 1
     for size in shape[len(index):]:
         starts.append(0)
         sizes.append(size)
@@ -250,7 +257,7 @@ def set(ref, index, value, location: Location | None) -> None:
         ) from None
     if 0 in target:
         return  # writes nothing, as NumPy does
-    put(ref, index, value.astype(aval.dtype))
+    put(ref, index, value.astype(aval.dtype), normalized=True)
 
 
 
