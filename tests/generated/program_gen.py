@@ -10,7 +10,7 @@ imperative subset `docs/supported.md` describes:
   traced with `static_scalars=False`); loops over arrays, rows of 2-D arrays,
   `enumerate`, `zip`, `reversed`, `refscript.static_range`; `for`/`else`;
 - `while` loops with an iteration budget (`k < LIMIT and <data>`, `while True:`
-  with a guarded `break`), `while`/`else`;
+  with a guarded `break`, `k *= 2` doubling from 1: unrolled), `while`/`else`;
 - `if`/`elif`/`else` on traced and static predicates (comparisons, chained
   comparisons, `and`/`or`/`not`, bool variables), conditional expressions;
 - `break`/`continue`/`return` at any depth, conditional or ending their block;
@@ -908,10 +908,13 @@ def stmt_promote(g, sc):
 def stmt_while(g, sc):
     k = g.fresh("k")
     limit = g.integer(1, 4)
-    form = g.pick(["and", "and_swapped", "while_true", "counter"])
+    form = g.pick(["and", "and_swapped", "while_true", "counter", "doubling"])
     body_scope = sc.child(depth=sc.depth + 1, loop="while")
     lines = [f"{k} = 0"]
-    if form == "and":
+    if form == "doubling":  # a test on a variable the body scales: unrolled (geometric=True)
+        limit = g.integer(2, 9)
+        lines = [f"{k} = 1", f"while {k} < {limit}:"]
+    elif form == "and":
         lines.append(f"while {k} < {limit} and ({cond(g, sc, 1)}):")
     elif form == "and_swapped":
         lines.append(f"while ({cond(g, sc, 1)}) and {k} < {limit}:")
@@ -919,10 +922,10 @@ def stmt_while(g, sc):
         lines.append(f"while {k} < {limit}:")
     else:
         lines.append("while True:")
-    body = [f"{k} += 1"]
+    body = [f"{k} *= 2"] if form == "doubling" else [f"{k} += 1"]
     if form == "while_true":
         body += [f"if {k} > {limit} or ({cond(g, sc, 1)}):", "    break"]
-    body_scope.pure_ints.append(IntVal(k, 1, limit))
+    body_scope.pure_ints.append(IntVal(k, 2, 2 * limit - 2) if form == "doubling" else IntVal(k, 1, limit))
     body += block(g, body_scope)
     lines += indent(body)
     if g.integer(0, 6) == 0:
@@ -931,7 +934,7 @@ def stmt_while(g, sc):
     g.feature(f"while_{form}")
     if g.coin():
         g.feature("while_counter_after_loop")
-        sc.pure_ints.append(IntVal(k, 0, limit + 1))
+        sc.pure_ints.append(IntVal(k, 1, 2 * limit - 2) if form == "doubling" else IntVal(k, 0, limit + 1))
     return lines, False
 
 
