@@ -554,6 +554,26 @@ def test_nested_while(n, m):
     check(nested_while, np.int64(n), np.int64(m))
 
 
+def counted_from_traced_start(x, start, stop):
+    # A run-time-length unit-step range: the compiled loop counts from `start` and uses
+    # its counter as `i` (as lax.fori_loop(start, stop) does).
+    total = 0.0
+    last = -100
+    for i in range(start, stop):
+        total = total * 0.5 + x[i] * (i + 1)
+        last = i
+        if total > 50.0:
+            break
+    return total, last
+
+
+@pytest.mark.parametrize("start, stop", [(0, 6), (2, 5), (-3, 2), (4, 4), (5, 1), (-6, -1)])
+def test_run_time_range_counts_from_its_start(rng, start, stop):
+    x = rng.uniform(1.0, 3.0, size=6)
+    check(counted_from_traced_start, x, np.int64(start), np.int64(stop))
+    check(counted_from_traced_start, x, start, np.int64(stop))
+
+
 def while_writes_argument(x, y):
     # Found by the program generator: the loop's carried array is the caller's.
     k = 0

@@ -243,10 +243,18 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
             _run_body(body, sequence.item(k), sequence.indices)
         return carry
 
+    def counted_body(k, carry):
+        with tracing.traced_body(writes), coalesce.iteration():
+            _run_body(body, k, sequence.indices)
+        return carry
+
     def trace_loop():
         if _is_static(sequence.length):
             names = streaming.box_names(body, writes)
             streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
+        elif sequence.counted_from is not None:  # the counter is the item, as in fori_loop(start, stop)
+            start = sequence.counted_from
+            lax.fori_loop(start, start + sequence.length, counted_body, None)
         else:
             lax.fori_loop(0, sequence.length, loop_body, None)
 

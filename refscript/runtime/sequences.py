@@ -27,6 +27,10 @@ class Sequence:
     # on these indices get a static largest trip count (see `bounded_range`).
     indices: Callable | None = None
     max_length: int | None = None  # a static bound on a traced length
+    # When set, `item(k)` is `counted_from + k` (a unit-step range): a loop of run-time
+    # length may count from there and use its counter as the item, as `lax.fori_loop(start,
+    # stop)` does, instead of adding the start to a counter from 0 in every iteration.
+    counted_from: object = None
 
 
 def _index_is(values: builtins.range, below=None) -> Callable:
@@ -138,7 +142,9 @@ def as_sequence(value) -> Sequence | None:
     if isinstance(value, TracedRange):
         ascending = not is_tracer(value.step) and value.step > 0
         indices = None if value.values is None else _index_is(value.values, value.stop if ascending else None)
-        return Sequence(value.trip_count(), index_of(value.start, value.step), indices, value.max_trip)
+        unit = not is_tracer(value.step) and value.step == 1
+        return Sequence(value.trip_count(), index_of(value.start, value.step), indices, value.max_trip,
+                        value.start if unit else None)
     if isinstance(value, (jax.Array, np.ndarray)) or is_tracer(value):
         if np.ndim(value) == 0:
             return None
