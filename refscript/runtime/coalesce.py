@@ -132,8 +132,7 @@ def _in_bounds(part, size: int) -> bool:
     """Whether `part` is an int or a loop index whose every value lies in [0, size)."""
     if isinstance(part, int):
         return 0 <= part < size
-    known = tracing.current().loop_indices.get(id(part))
-    return known is not None and known[0] is part and bool(known[1]) and 0 <= min(known[1]) and max(known[1]) < size
+    return tracing.loop_index_within(part, 0, size - 1)
 
 
 def _apart(p, q, size: int) -> bool:

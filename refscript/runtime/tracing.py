@@ -155,6 +155,16 @@ def loop_indices(pairs):
             known.pop(key, None)
 
 
+def loop_index_within(value, low: int, high: int) -> bool:
+    """Whether `value` is the index of a compiled loop being traced whose every value
+    lies in [low, high] (see `loop_indices`)."""
+    entry = current().loop_indices.get(id(value))
+    if entry is None or entry[0] is not value or not isinstance(entry[1], range) or not len(entry[1]):
+        return False
+    first, last = entry[1][0], entry[1][-1]
+    return low <= min(first, last) and max(first, last) <= high
+
+
 @contextlib.contextmanager
 def traced_body(loop_writes=None):
     """Marks that code runs inside a traced loop or branch body (one level deeper).

@@ -143,15 +143,6 @@ class Span:
                     _mirror_key(self.end_key, capacity), _mirror_key(self.start_key, capacity))
 
 
-def _loop_index_within(bound, size: int) -> bool:
-    """Whether `bound` is the index of a compiled loop whose values all lie in [0, size]."""
-    entry = tracing.current().loop_indices.get(id(bound))
-    if entry is None or entry[0] is not bound or not isinstance(entry[1], range) or not len(entry[1]):
-        return False
-    values = entry[1]
-    return 0 <= min(values[0], values[-1]) and max(values[0], values[-1]) <= size
-
-
 def _position(bound, size: int, default: int):
     """Python's rules for one slice bound on an axis of `size`: (position, its key)."""
     if bound is None:
@@ -161,7 +152,7 @@ def _position(bound, size: int, default: int):
         value = min(max(value + size if value < 0 else value, 0), size)
         return value, value
     key = ("bound", bound, size)
-    if _loop_index_within(bound, size):
+    if tracing.loop_index_within(bound, 0, size):  # a slice bound may equal the size
         return bound, key
     return jnp.clip(jnp.where(bound < 0, bound + size, bound), 0, size), key
 
