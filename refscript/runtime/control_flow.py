@@ -238,25 +238,19 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
     streaming element reads and writes where it can (`runtime/streaming.py`)."""
     _materialize(writes, location)
 
-    def loop_body(k, carry):
+    def iteration(item):  # returns None, the loops' carry: the body works on the Refs
         with tracing.traced_body(writes), coalesce.iteration():
-            _run_body(body, sequence.item(k), sequence.indices)
-        return carry
-
-    def counted_body(k, carry):
-        with tracing.traced_body(writes), coalesce.iteration():
-            _run_body(body, k, sequence.indices)
-        return carry
+            _run_body(body, item, sequence.indices)
 
     def trace_loop():
         if _is_static(sequence.length):
             names = streaming.box_names(body, writes)
-            streaming.compiled_loop(sequence.length, lambda k: loop_body(k, None), names, location)
+            streaming.compiled_loop(sequence.length, lambda k: iteration(sequence.item(k)), names, location)
         elif sequence.counted_from is not None:  # the counter is the item, as in fori_loop(start, stop)
             start = sequence.counted_from
-            lax.fori_loop(start, start + sequence.length, counted_body, None)
+            lax.fori_loop(start, start + sequence.length, lambda k, carry: iteration(k), None)
         else:
-            lax.fori_loop(0, sequence.length, loop_body, None)
+            lax.fori_loop(0, sequence.length, lambda k, carry: iteration(sequence.item(k)), None)
 
     promotion.compiled_loop(trace_loop, location)
 
