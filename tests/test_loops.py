@@ -708,6 +708,8 @@ def test_while_halving_static_unrolls_traced_compiles(rng, n):
     traced = refscript.jit(halving_sum, static_scalars=False)
     if n:
         assert _while_loops(traced, x, n) == 1, "a traced test compiles to a while_loop"
+        traced(x.copy(), n)
+        assert traced.unrolled_loops == [], "no iteration ran unrolled: show must not say it did"
 
 
 def test_while_shifting_and_assigned_scaling(rng):

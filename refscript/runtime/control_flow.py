@@ -331,11 +331,11 @@ def while_stmt(test, body, writes=(), geometric=False):
 def _unrolled_while(condition, test, body, location: Location):
     """Runs `body()` as Python while `test()` is a true Python value, at most
     `GEOMETRIC_UNROLL` times; returns the last condition (False, traced, or still true)."""
-    tracing.current().note_unrolled_loop(
-        location, "its test reads a variable the body scales (logarithmically many iterations)")
     for _ in builtins.range(GEOMETRIC_UNROLL):
         if not _is_static(condition) or not condition:
             break
+        tracing.current().note_unrolled_loop(
+            location, "its test reads a variable the body scales (logarithmically many iterations)")
         body()
         condition = test()
     return condition
