@@ -176,8 +176,7 @@ class Box:
 
     def _write_item(self, index, new, location) -> None:
         if not coalesce.buffer_item(self, index, new, location):
-            indexing.set(self._ref, index, new, location)
-            self._remember(index, new, location)
+            self._remember(index, indexing.set(self._ref, index, new, location))
 
     # Store-to-load forwarding. A read, in a loop or branch body, of what the last write
     # before it wrote (the same index) returns the written value instead of reading the
@@ -187,17 +186,12 @@ class Box:
     # the matrix per column, 1.65x the hand port, which keeps the column it computed).
     # A repeated read of the whole variable returns the same value (tracer) anywhere.
 
-    def _remember(self, index, new, location) -> None:
-        """After `ref[index] = new`: keeps what a read of `index` gives now."""
-        if not (FORWARDING and _forwardable(index)):
+    def _remember(self, index, written) -> None:
+        """After `ref[index] = ...`: keeps what a read of `index` gives now (`written`, as
+        `indexing.set` returns it; None where it does not know)."""
+        if written is None or not (FORWARDING and _forwardable(index)):
             return
-        aval = jax.typeof(self._ref)
-        try:
-            target = indexing.indexed_shape(aval.shape, indexing.normalize(index, aval.shape, location))
-            value = jnp.broadcast_to(jnp.asarray(new), target).astype(aval.dtype)
-        except Exception:  # noqa: BLE001 - the write itself accepted it; forwarding is optional
-            return
-        self._written = (index, value, tuple(tracing.current().bodies), True)
+        self._written = (index, written, tuple(tracing.current().bodies), True)
 
     def _forwarded(self, index):
         """The value the last write put at `index`, if it is still there (no write to

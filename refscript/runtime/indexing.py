@@ -231,8 +231,10 @@ def _dynamic_window(index, shape):
     return tuple(starts), tuple(sizes), tuple(axes)
 
 
-def set(ref, index, value, location: Location | None) -> None:
-    """Performs `ref[index] = value` with NumPy's broadcasting and casting."""
+def set(ref, index, value, location: Location | None):
+    """Performs `ref[index] = value` with NumPy's broadcasting and casting. Returns what a
+    read of `index` gives now, where that is the value written as it is (an index of ints,
+    traced ints and static slices); else None."""
     aval = jax.typeof(ref)
     if windows.is_block(index, len(aval.shape)):  # `A[k + 1:, k + 1:] -= np.outer(u, v)`
         windows.write_block(ref, index, value, location)
@@ -256,8 +258,10 @@ def set(ref, index, value, location: Location | None) -> None:
             f"could not broadcast input array from shape {value.shape} into shape {target}", location
         ) from None
     if 0 in target:
-        return  # writes nothing, as NumPy does
-    put(ref, index, value.astype(aval.dtype), normalized=True)
+        return None  # writes nothing, as NumPy does
+    value = value.astype(aval.dtype)
+    put(ref, index, value, normalized=True)
+    return value
 
 
 
