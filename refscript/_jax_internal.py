@@ -93,6 +93,39 @@ def is_tracer(value) -> bool:
     return isinstance(value, _core.Tracer)
 
 
+def producer(value):
+    """Returns `(primitive name, inputs)` of the operation that computed the traced
+    `value` in the jaxpr being built, or None (an argument, a loop counter, not a tracer).
+
+    Inputs are given as the user's code saw them: a literal as a Python int or float,
+    and a tracer of an enclosing trace that the operation captured (JAX makes such a
+    value a constant of the inner jaxpr) as that enclosing tracer, so identity
+    comparisons with values from outside the loop hold. runtime/bounds.py reads
+    index arithmetic (`k + 1`, `i - 1`) with it. `DynamicJaxprTracer.parent` (a
+    `TracingEqn` with `primitive` and `in_tracers`), `.val` (a `Var` or `Literal`)
+    and `JaxprStackFrame.constvar_to_val` are internal (0.10.2).
+    """
+    eqn = getattr(value, "parent", None) if isinstance(value, _core.Tracer) else None
+    if eqn is None or not hasattr(eqn, "in_tracers"):
+        return None
+    return eqn.primitive.name, [_as_user_value(t) for t in eqn.in_tracers]
+
+
+def _as_user_value(tracer):
+    for _ in range(64):  # captured through at most as many enclosing traces
+        atom = getattr(tracer, "val", None)
+        if isinstance(atom, _core.Literal):
+            return atom.val
+        frame = getattr(getattr(tracer, "_trace", None), "frame", None)
+        captured = frame.constvar_to_val.get(atom) if frame is not None and isinstance(atom, _core.Var) else None
+        if captured is None:
+            return tracer
+        if not isinstance(captured, _core.Tracer):
+            return captured
+        tracer = captured
+    return tracer
+
+
 # A guard on the values that leave a loop with a run-time trip count.
 #
 # JAX cannot transpose such a loop, and says so only when it transposes it, with

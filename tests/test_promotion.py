@@ -189,7 +189,7 @@ def test_show_names_the_promotion(rng):
 
 def test_an_index_below_the_element_index_needs_no_equality_test(rng, monkeypatch):
     # `t[i, k]` with k in range(i + 1, j) never names the promoted `t[i, j]`: no select.
-    from refscript.runtime import coalesce
+    from refscript.runtime import bounds
 
     x = rng.normal(size=6)
 
@@ -198,5 +198,5 @@ def test_an_index_below_the_element_index_needs_no_equality_test(rng, monkeypatc
         return jax.jit(refscript.jit(triangular_max)).lower(x).as_text().count("call @_where")
 
     proven = selects()
-    monkeypatch.setattr(coalesce, "_apart", lambda p, q, size: False)
+    monkeypatch.setattr(bounds, "apart", lambda p, q, size: False)
     assert proven < selects()

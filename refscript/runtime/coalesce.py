@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript.runtime import deferred, indexing, promotion, tracing
+from refscript.runtime import bounds, deferred, indexing, promotion, tracing
 
 # Switched off only to measure what it saves.
 ENABLED = True
@@ -120,7 +120,7 @@ def canonical_part(part, size: int):
     if isinstance(part, int):
         return part
     if _in_bounds(part, size):
-        return part  # a loop index whose values are all in bounds
+        return part  # needs no wrapping or clamping
     return jnp.clip(jnp.where(part < 0, part + size, part), 0, size - 1)
 
 
@@ -129,18 +129,8 @@ def same_objects(a, b) -> bool:
 
 
 def _in_bounds(part, size: int) -> bool:
-    """Whether `part` is an int or a loop index whose every value lies in [0, size)."""
-    if isinstance(part, int):
-        return 0 <= part < size
-    return tracing.loop_index_within(part, 0, size - 1)
-
-
-def _apart(p, q, size: int) -> bool:
-    """Whether `p` is a loop index always smaller than `q` (the stop of its range), both
-    in bounds: then they never name the same element."""
-    known = tracing.current().loop_indices.get(id(p))
-    return (known is not None and known[0] is p and len(known) > 2 and known[2] is q
-            and _in_bounds(p, size) and _in_bounds(q, size))
+    """Whether every value of the index part `part` lies in [0, size)."""
+    return bounds.within(part, 0, size - 1)
 
 
 def equal(a, b, shape, canonical_a=None):
@@ -155,7 +145,7 @@ def equal(a, b, shape, canonical_a=None):
             if x != y:
                 return False
             continue
-        if _apart(x, y, size) or _apart(y, x, size):  # `table[i, k]` against `table[i, j]`, k < j
+        if bounds.apart(x, y, size):  # `table[i, k]` against `table[i, j]`: k < j
             return False
         x = canonical_a[k] if canonical_a is not None else canonical_part(x, size)
         same = x == canonical_part(y, size)

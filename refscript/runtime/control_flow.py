@@ -120,8 +120,8 @@ def bounded_range(fn, bounds, *indices):
     for index in indices:
         if not is_tracer(index):
             ranges.append((index,))
-        elif id(index) in known and known[id(index)][0] is index:
-            ranges.append(known[id(index)][1])
+        elif id(index) in known and known[id(index)].index is index and known[id(index)].values is not None:
+            ranges.append(known[id(index)].values)
         else:
             return result
     if math.prod(len(r) for r in ranges) > BOUND_SEARCH_LIMIT:

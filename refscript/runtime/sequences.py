@@ -33,12 +33,20 @@ class Sequence:
     counted_from: object = None
 
 
-def _index_is(values: builtins.range, below=None) -> Callable:
-    """`indices` of a sequence whose items are themselves the loop index (`below`: a
-    traced value every index is smaller than, the stop of an ascending range)."""
-    if below is None:
-        return lambda item: [(item, values)]
-    return lambda item: [(item, values, below)]
+def _index_is(values, low=None, high=None) -> Callable:
+    """`indices` of a sequence whose items are themselves the loop index, with its
+    `tracing.LoopIndex` facts (`values`: a range holding every index, or None)."""
+    return lambda item: [(item, values, low, high)]
+
+
+def _range_limits(start, stop, step) -> tuple:
+    """`(low, high)` of `tracing.LoopIndex` for the indices of `range(start, stop, step)`
+    with a Python `step`; (None, None) for a traced step."""
+    if is_tracer(step):
+        return None, None
+    if step > 0:
+        return (start, 0), (stop, -1)
+    return (stop, 1), (start, 0)
 
 
 def _part_of(inner: Sequence, part: Callable) -> Callable | None:
@@ -140,8 +148,7 @@ def as_sequence(value) -> Sequence | None:
     if isinstance(value, builtins.range):
         return Sequence(len(value), index_of(value.start, value.step), _index_is(value))
     if isinstance(value, TracedRange):
-        ascending = not is_tracer(value.step) and value.step > 0
-        indices = None if value.values is None else _index_is(value.values, value.stop if ascending else None)
+        indices = _index_is(value.values, *_range_limits(value.start, value.stop, value.step))
         unit = not is_tracer(value.step) and value.step == 1
         return Sequence(value.trip_count(), index_of(value.start, value.step), indices, value.max_trip,
                         value.start if unit else None)

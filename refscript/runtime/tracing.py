@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from refscript.errors import Location
 
@@ -20,6 +21,17 @@ class Restart(BaseException):
 
     A `BaseException` so user code's `except Exception` cannot swallow it.
     """
+
+
+class LoopIndex(NamedTuple):
+    """What is known of the index of a compiled loop being traced, in its body."""
+
+    index: object  # the tracer
+    values: object  # a range of Python ints holding every value it takes, or None
+    # `(bound, offset)`: the index is at least (`low`) / at most (`high`) bound + offset,
+    # where bound is a traced or Python int (`range(i + 1, j)`: low (i + 1, 0), high (j, -1)).
+    low: tuple | None = None
+    high: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -39,8 +51,8 @@ class Session:
     checks: bool = False  # whether traced `assert`s are checked at run time
     argument_boxes: dict = field(default_factory=dict)  # parameter name -> its argument box
     unchecked_assertions: list = field(default_factory=list)
-    # id(index tracer) -> (tracer, range of the Python values it takes), for the
-    # indices of the compiled loops being traced (see `bounded_range`).
+    # id(index tracer) -> its `LoopIndex`, for the indices of the compiled loops being
+    # traced (see `bounded_range`, runtime/bounds.py).
     loop_indices: dict = field(default_factory=dict)
     # Branches being traced with their writes deferred (runtime/deferred.py), innermost
     # last; the sites that cannot be deferred, and the writes each deferred site made.
@@ -140,29 +152,19 @@ def session_scope(session: Session):
 
 
 @contextlib.contextmanager
-def loop_indices(pairs):
-    """Records, while a loop body is traced, which Python values its traced indices take:
-    `pairs` is [(index, range of its values), ...], or (index, values, stop) where the
-    index is always smaller than the traced `stop`."""
+def loop_indices(entries):
+    """Records, while a loop body is traced, what is known of its traced indices:
+    `entries` are `LoopIndex`es, or tuples of their fields."""
     known = current().loop_indices
-    added = [id(pair[0]) for pair in pairs if id(pair[0]) not in known]
-    for pair in pairs:
-        known.setdefault(id(pair[0]), tuple(pair))
+    entries = [LoopIndex(*entry) for entry in entries]
+    added = [id(entry.index) for entry in entries if id(entry.index) not in known]
+    for entry in entries:
+        known.setdefault(id(entry.index), entry)
     try:
         yield
     finally:
         for key in added:
             known.pop(key, None)
-
-
-def loop_index_within(value, low: int, high: int) -> bool:
-    """Whether `value` is the index of a compiled loop being traced whose every value
-    lies in [low, high] (see `loop_indices`)."""
-    entry = current().loop_indices.get(id(value))
-    if entry is None or entry[0] is not value or not isinstance(entry[1], range) or not len(entry[1]):
-        return False
-    first, last = entry[1][0], entry[1][-1]
-    return low <= min(first, last) and max(first, last) <= high
 
 
 @contextlib.contextmanager

@@ -43,7 +43,7 @@ from jax import lax
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import TracedSliceError, caller_location
-from refscript.runtime import tracing
+from refscript.runtime import bounds, tracing
 
 
 def _unsupported(what: str):
@@ -152,7 +152,7 @@ def _position(bound, size: int, default: int):
         value = min(max(value + size if value < 0 else value, 0), size)
         return value, value
     key = ("bound", bound, size)
-    if tracing.loop_index_within(bound, 0, size):  # a slice bound may equal the size
+    if bounds.within(bound, 0, size):  # a slice bound may equal the size
         return bound, key
     return jnp.clip(jnp.where(bound < 0, bound + size, bound), 0, size), key
 
