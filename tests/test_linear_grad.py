@@ -300,11 +300,37 @@ def test_out_of_bounds_index_keeps_plain_lowering(monkeypatch):
 
 def test_lowering_decisions_name_the_loop():
     decisions = refscript.api.lowering_decisions(recurrence, _data(6))
-    ((location, decision), (plain_location, plain)) = decisions
-    # Plain calls run the loop unstreamed (a fori_loop): streaming is for gradients.
-    assert plain_location == location and plain.startswith("without derivatives: loop not streamed")
+    # A recurrence through an array that no other loop encloses is streamed in plain
+    # calls too (its carry holds a[i - 1], as a hand port's scan does): one decision.
+    ((location, decision),) = decisions
     assert location.lineno == recurrence.__code__.co_firstlineno + 3
     assert decision.startswith("loop streamed: elements of a")
+
+
+def sweeps(b, steps):
+    a = b.copy()
+    for t in range(steps):
+        for i in range(1, a.shape[0]):
+            a[i] = 0.5 * (a[i - 1] + a[i])
+    return a
+
+
+def elementwise(b):
+    a = np.zeros_like(b)
+    for i in range(b.shape[0]):
+        a[i] = np.sin(b[i])
+    return a
+
+
+@pytest.mark.parametrize("fn, args", [(sweeps, (_data(6), 3)), (elementwise, (_data(6),))],
+                         ids=["inside another loop", "no recurrence"])
+def test_plain_calls_stream_only_outer_recurrences(fn, args):
+    # Inside another loop a stream gathers and scatters once per outer iteration; without
+    # a recurrence it carries nothing: plain calls keep the fori_loop there.
+    check(fn, *args)
+    decisions = [what for _, what in refscript.api.lowering_decisions(fn, *args)]
+    assert any(what.startswith("loop streamed") for what in decisions)
+    assert any(what.startswith("without derivatives: loop not streamed") for what in decisions)
 
 
 # Scaling, without timing: the backward loop's per-iteration values are elements, not arrays.
