@@ -12,44 +12,26 @@ from oracle import check
 from refscript.runtime import bounds
 
 
-def row_reads(x, start, shift, descending):
-    """Nussinov's k loop with its offsets as parameters: the accumulator `t[i, j]` and a
-    read `t[k + shift, j]`, which names it when k + shift == i."""
+# What the k loop reads besides the accumulator `t[i, j]`:
+ROW_AND_COLUMN = 0  # Nussinov's `t[i, k] + t[k + shift, j]`, which names it when k + shift == i
+COLUMN_ONLY = 1  # only `t[k + shift, j]`
+ROW_SHIFTED = 2  # `t[i, k + shift]`, which names it when k + shift == j
+
+
+def accumulate(x, start, shift, descending=False, reads=ROW_AND_COLUMN):
+    """Nussinov's k loop with its offsets as parameters."""
     n = x.shape[0]
-    t = np.zeros((n, n))
-    for i in range(n):
-        t[i, i] = x[i]
+    t = np.outer(x, np.ones(n))  # row i holds x[i]
     for i in range(n - 1, -1, -1):
         for j in range(i + 1, n):
             ks = range(j - 1, i + start - 1, -1) if descending else range(i + start, j)
             for k in ks:
-                t[i, j] = max(t[i, j], t[i, k] + t[k + shift, j])
-    return t
-
-
-def row_read_only(x, start, shift):
-    """Only the read `t[k + shift, j]` besides the accumulator `t[i, j]`."""
-    n = x.shape[0]
-    t = np.zeros((n, n))
-    for i in range(n):
-        t[i, i] = x[i]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            for k in range(i + start, j):
-                t[i, j] = max(t[i, j], 0.5 * t[k + shift, j] + 1.0)
-    return t
-
-
-def column_reads(x, shift):
-    """A read `t[i, k + shift]` of the accumulator's row, which names it when k + shift == j."""
-    n = x.shape[0]
-    t = np.zeros((n, n))
-    for i in range(n):
-        t[i, i] = x[i]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            for k in range(i + 1, j):
-                t[i, j] = max(t[i, j], t[i, k + shift] - 0.5 * t[k, j])
+                if reads == ROW_AND_COLUMN:
+                    t[i, j] = max(t[i, j], t[i, k] + t[k + shift, j])
+                elif reads == COLUMN_ONLY:
+                    t[i, j] = max(t[i, j], 0.5 * t[k + shift, j] + 1.0)
+                else:
+                    t[i, j] = max(t[i, j], t[i, k + shift] - 0.5 * t[k, j])
     return t
 
 
@@ -58,12 +40,12 @@ def column_reads(x, shift):
 @pytest.mark.parametrize("shift", [-3, -2, -1, 0, 1])
 def test_offsets_around_the_accumulator_match_python(rng, start, shift, descending):
     # shift < 0 reaches the accumulator's row (k + shift == i) or wraps below 0 as Python does.
-    check(row_reads, rng.normal(size=6), start, shift, descending)
+    check(accumulate, rng.normal(size=6), start, shift, descending)
 
 
 @pytest.mark.parametrize("shift", [-1, 0, 1])
 def test_column_offsets_match_python(rng, shift):
-    check(column_reads, rng.normal(size=6), shift)
+    check(accumulate, rng.normal(size=6), 1, shift, False, ROW_SHIFTED)
 
 
 def _selects(fn, *args):
@@ -76,19 +58,19 @@ def _selects(fn, *args):
 def test_a_read_proven_apart_needs_no_select(rng, monkeypatch, start, shift):
     # k >= i + start, so k + shift >= i + start + shift > i never names row i: no comparison.
     x = rng.normal(size=6)
-    assert _selects(row_read_only, x, start, shift) == 0
+    assert _selects(accumulate, x, start, shift, False, COLUMN_ONLY) == 0
     monkeypatch.setattr(bounds, "apart", lambda p, q, size: False)
-    assert _selects(row_read_only, x, start, shift) == 1
+    assert _selects(accumulate, x, start, shift, False, COLUMN_ONLY) == 1
 
 
 @pytest.mark.parametrize("start, shift", [(1, -1), (0, 0), (2, -2), (1, -2)])
 def test_a_read_that_can_name_the_element_keeps_its_select(rng, monkeypatch, start, shift):
     # k + shift == i happens (or k + shift < 0 wraps, as in Python): nothing may be proven.
     x = rng.normal(size=6)
-    check(row_read_only, x, start, shift)
-    found = _selects(row_read_only, x, start, shift)
+    check(accumulate, x, start, shift, False, COLUMN_ONLY)
+    found = _selects(accumulate, x, start, shift, False, COLUMN_ONLY)
     monkeypatch.setattr(bounds, "apart", lambda p, q, size: False)
-    assert found == _selects(row_read_only, x, start, shift) >= 1
+    assert found == _selects(accumulate, x, start, shift, False, COLUMN_ONLY) >= 1
 
 
 def test_offset_forms_read_the_index_arithmetic():
