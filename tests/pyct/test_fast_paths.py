@@ -100,14 +100,56 @@ def test_copy_tree_is_deepcopy(trees):
                 assert anno.getanno(copied, anno.Basic.BOX_WRITES) is not writes
 
 
+# Every construct whose translation is not field for field (names, parameters, defs, handlers).
+_CONSTRUCTS = """
+import os.path as p, sys
+@decorator(1)
+def f(a, /, b: int = 1, *args: str, c, d=2, **kwargs) -> None:
+    global g
+    x: int = 1
+    y = z = lambda q, *r, s=3, **t: q
+    try:
+        pass
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{error!r:>10}") from error
+    except Exception:
+        pass
+    else:
+        del x
+    finally:
+        pass
+    with open(p) as (h, i), other():
+        [k async for k in j if k]
+    match y:
+        case [1, *rest] | {"k": rest}:
+            pass
+        case Point(x=0) as point if point:
+            pass
+    return (n := a[1:2, ::3]), *args
+
+class C(Base, metaclass=Meta):
+    def method(self):
+        nonlocal m
+        yield from self
+
+async def g():
+    async with a as b:
+        await b
+    async for c in d:
+        yield c
+"""
+
+
 def test_translations_are_gasts():
-    for path in SOURCES:
-        text = path.read_text()
+    for path in SOURCES + [None]:
+        text = path.read_text() if path is not None else _CONSTRUCTS
         tree = gast.parse(text)
-        assert _dump(gast_translation.parse(text)) == _dump(tree), path.name
-        assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), path.name
-        standard = ast.parse(text)
-        assert _dump(gast_translation.ast_to_gast(standard)) == _dump(gast.ast_to_gast(standard)), path.name
+        name = path.name if path is not None else "constructs"
+        assert _dump(gast_translation.parse(text)) == _dump(tree), name
+        assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), name
+        expected = _dump(gast.ast_to_gast(ast.parse(text)))
+        assert _dump(gast_translation.ast_to_gast(ast.parse(text))) == expected, name  # (parses used up)
+    assert _dump(ast.parse("x = y + 1")) == _dump(ast.parse("x = y + 1"))  # its shared Load, Add unchanged
 
 
 def test_template_replacements_are_moved_and_copied_when_placed_twice():
@@ -185,3 +227,25 @@ def test_parsed_positions_are_the_files():
         assert node.lineno == first and node.col_offset == len(lines[0]) - len(lines[0].lstrip())
         ret = node.body[0]
         assert lines[ret.lineno - first][ret.col_offset:].startswith(textwrap.dedent(lines[1]).split()[0])
+
+
+def test_translation_places_each_node_as_a_walk_after_it_would():
+    tree = gast.parse(_CONSTRUCTS)
+    for k, node in enumerate(gast.walk(tree)):
+        if k % 3 == 0 and "lineno" in node._attributes:
+            node.lineno = None
+
+    def locate(node, inherited):
+        if getattr(node, "lineno", None) is None:
+            node.lineno = inherited
+        return node.lineno + 1
+
+    def walk_after(node, inherited):
+        if node._attributes:
+            inherited = locate(node, inherited)
+        for child in ast.iter_child_nodes(node):
+            walk_after(child, inherited)
+
+    expected = gast.gast_to_ast(tree)
+    walk_after(expected, 100)
+    assert _dump(gast_translation.gast_to_ast(tree, locate=locate, inherited=100)) == _dump(expected)
