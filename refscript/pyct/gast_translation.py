@@ -15,7 +15,9 @@ makes (tests/pyct/test_fast_paths.py compares them on real code).
 
 `gast_to_ast(node, locate=...)` also places the nodes of the new tree as it
 builds them (the loader gives generated code its positions that way, without a
-second walk).
+second walk). The translations made for a single use (`ast.parse`'s tree into
+gast's, the generated tree for `compile`) are made *in place*: a node's class
+changes and it keeps its dict, rather than a copy of each node being built.
 """
 
 from __future__ import annotations
@@ -121,14 +123,13 @@ class _Translator:
                     new = shared[target] = target()
                 return new
             state = node.__dict__
-            if kept.issuperset(state):  # as a node of a parsed tree: fields and positions only
-                if in_place:
-                    node.__class__ = target
-                    new, new_state = node, state
-                else:
-                    new = target.__new__(target)
-                    new_state = new.__dict__
-                    new_state.update(state)
+            if in_place:  # (what the other class lacks stays in the dict, unread)
+                node.__class__ = target
+                new, new_state = node, state
+            elif kept.issuperset(state):  # as a node of a parsed tree: fields and positions only
+                new = target.__new__(target)
+                new_state = new.__dict__
+                new_state.update(state)
             else:  # without what the other class lacks, and annotations
                 new = target.__new__(target)
                 new_state = new.__dict__
@@ -231,10 +232,18 @@ def _visit_value(visit, value, inherited):
 
 
 def _name_to_ast(translator, visit, node, locate, inherited):
-    new = ast.Name.__new__(ast.Name)
-    state = new.__dict__
-    state["id"] = node.id
-    _copy_location(state, node)
+    if translator.in_place:
+        new = node
+        new.__class__ = ast.Name
+        state = new.__dict__
+        for attr in ("lineno", "col_offset"):  # as ast.copy_location: None is no position
+            if attr in state and state[attr] is None:
+                del state[attr]
+    else:
+        new = ast.Name.__new__(ast.Name)
+        state = new.__dict__
+        state["id"] = node.id
+        _copy_location(state, node)
     if locate is not None:
         inherited = locate(new, inherited)
     state["ctx"] = _visit_value(visit, node.ctx, inherited)
@@ -295,8 +304,10 @@ def _arg_to_gast(translator, visit, node, locate, inherited):
 
 
 if _GastToAstVisitor is not None and _GastToGastVisitor is not None:
-    _TO_AST = _Translator(ast, _GastToAstVisitor, {"Name": _name_to_ast, "arguments": _arguments_to_ast},
-                          absent={}, in_place=False)
+    _TO_AST, _TO_AST_IN_PLACE = (
+        _Translator(ast, _GastToAstVisitor, {"Name": _name_to_ast, "arguments": _arguments_to_ast},
+                    absent={}, in_place=in_place)
+        for in_place in (False, True))
     _TO_GAST = _Translator(gast, _GastToGastVisitor, {"Name": _name_to_gast, "arg": _arg_to_gast},
                            absent={"type_params": list}, in_place=True)
 
@@ -310,6 +321,11 @@ if _GastToAstVisitor is not None and _GastToGastVisitor is not None:
         yet); what it returns is what its children inherit (`inherited` for the root's)."""
         return _TO_AST.translate(node, locate, inherited)
 
+    def gast_to_ast_in_place(node, locate=None, inherited=None):
+        """`gast_to_ast(node, locate, inherited)`, made of `node`'s own nodes (but for names of
+        parameters and contexts): `node` is used up."""
+        return _TO_AST_IN_PLACE.translate(node, locate, inherited)
+
 else:  # pragma: no cover
     ast_to_gast = gast.ast_to_gast
 
@@ -318,6 +334,8 @@ else:  # pragma: no cover
         if locate is not None:
             _locate_tree(new, locate, inherited)
         return new
+
+    gast_to_ast_in_place = gast_to_ast
 
 
 def parse(source: str):

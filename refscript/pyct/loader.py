@@ -9,7 +9,6 @@ changes to them, as the original would) and never writes into the user's module.
 from __future__ import annotations
 
 import ast
-import copy
 import linecache
 import types
 
@@ -21,37 +20,39 @@ _FACTORY = "__refscript_factory"
 _CONVERTED = "__refscript_converted"
 
 
-def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module):
-    """Returns a function made from `fn_node`, closing over `original`'s cells and the runtime.
+def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module) -> tuple:
+    """Returns `(function, tree)`: a function made from `fn_node`, closing over `original`'s
+    cells and the runtime, and the `ast` tree it was compiled from (the `def`).
 
     **Arguments:**
-    - `fn_node`: the converted `def`.
+    - `fn_node`: the converted `def`; it is used up (its nodes become `tree`'s).
     - `original`: the user's function, for globals, closure cells, defaults and names.
     - `runtime_name`: the name generated code uses for `runtime_module`.
     """
     freevars = original.__code__.co_freevars
     params = [runtime_name, *freevars]
+    generated = _generated_function_names(fn_node)
     # Renamed inside the factory, so that the function's references to its own
     # name (recursion) still go where the original's go: its globals or closure.
-    fn_node = copy.copy(fn_node)
-    fn_node.name = _CONVERTED
+    name, fn_node.name = fn_node.name, _CONVERTED
     factory = gast.FunctionDef(
         name=_FACTORY,
         args=gast.arguments(
             args=[gast.Name(p, gast.Param(), None, None) for p in params],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
         ),
-        body=[fn_node, gast.Return(gast.Name(fn_node.name, gast.Load(), None, None))],
+        body=[fn_node, gast.Return(gast.Name(_CONVERTED, gast.Load(), None, None))],
         decorator_list=[], returns=None, type_comment=None, type_params=[],
     )
-    generated = _generated_function_names(fn_node)
-    module = gast_translation.gast_to_ast(
+    module = gast_translation.gast_to_ast_in_place(
         gast.Module(body=[factory], type_ignores=[]),
         locate=_placer(fn_node.lineno, linecache.getlines(original.__code__.co_filename)), inherited=(1, 0, 1, 0))
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
+    tree = module.body[0].body[0]
+    tree.name = name
     factory_code = _const_code(module_code, _FACTORY)
     fn_code = _named_as_user(
-        _const_code(factory_code, fn_node.name), generated, original.__name__, original.__qualname__)
+        _const_code(factory_code, _CONVERTED), generated, original.__name__, original.__qualname__)
 
     cells = dict(zip(freevars, original.__closure__ or ()))
     cells[runtime_name] = types.CellType(runtime_module)
@@ -63,7 +64,7 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     converted.__qualname__ = original.__qualname__
     converted.__doc__ = original.__doc__
     converted.__module__ = original.__module__
-    return converted
+    return converted, tree
 
 
 def _placer(lineno: int, lines: list):

@@ -22,6 +22,7 @@ import pytest
 
 from refscript.errors import SourceUnavailableError
 from refscript.pyct import anno, gast_translation, parser, templates, traversal
+from refscript.pyct.analysis import activity
 
 ROOT = Path(__file__).resolve().parents[2]
 # Code to compare on: the converter's own tree code and the example kernels.
@@ -147,6 +148,8 @@ def test_translations_are_gasts():
         name = path.name if path is not None else "constructs"
         assert _dump(gast_translation.parse(text)) == _dump(tree), name
         assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), name
+        in_place = gast_translation.gast_to_ast_in_place(copy.deepcopy(tree))
+        assert _dump(in_place) == _dump(gast.gast_to_ast(tree)), name
         expected = _dump(gast.ast_to_gast(ast.parse(text)))
         assert _dump(gast_translation.ast_to_gast(ast.parse(text))) == expected, name  # (parses used up)
     assert _dump(ast.parse("x = y + 1")) == _dump(ast.parse("x = y + 1"))  # its shared Load, Add unchanged
@@ -249,3 +252,104 @@ def test_translation_places_each_node_as_a_walk_after_it_would():
     expected = gast.gast_to_ast(tree)
     walk_after(expected, 100)
     assert _dump(gast_translation.gast_to_ast(tree, locate=locate, inherited=100)) == _dump(expected)
+
+
+class _StandardReads(gast.NodeVisitor):
+    """`activity.reads` as a plain visitor: the reference its one-walk version is checked against."""
+
+    def __init__(self):
+        self.names = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, gast.Load):
+            self.names.add(node.id)
+
+    def visit_AugAssign(self, node):
+        self.names |= activity.target_names(node.target)
+        self.generic_visit(node)
+
+    def _nested(self, bound, parts):
+        inner = _StandardReads()
+        for part in parts:
+            inner.visit(part)
+        self.names |= inner.names - bound
+
+    def _visit_all(self, nodes):
+        for node in nodes:
+            if node is not None:
+                self.visit(node)
+
+    def visit_Lambda(self, node):
+        self._nested(activity._params(node.args), [node.body])
+        self._visit_all(node.args.defaults + node.args.kw_defaults)
+
+    def visit_FunctionDef(self, node):
+        self._nested(activity._params(node.args) | _standard_assigned(node.body), node.body)
+        self._visit_all(node.decorator_list + node.args.defaults + node.args.kw_defaults)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._nested(_standard_assigned(node.body), node.body)
+        self._visit_all(node.bases + node.decorator_list)
+
+    def visit_ListComp(self, node):
+        bound = set().union(*(activity.target_names(g.target) for g in node.generators))
+        elements = [node.key, node.value] if isinstance(node, gast.DictComp) else [node.elt]
+        self._nested(bound, elements + node.generators)
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+
+class _StandardAssigned(gast.NodeVisitor):
+    def __init__(self):
+        self.names = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (gast.Store, gast.Del)):
+            self.names.add(node.id)
+
+    def visit_FunctionDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.args.defaults:
+            self.visit(expr)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+            self.visit(expr)
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_ListComp(self, node):
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.NamedExpr):
+                self.names |= activity.target_names(sub.target)
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_alias(self, node):
+        self.names.add((node.asname or node.name).split(".")[0])
+
+
+def _standard_assigned(stmts):
+    visitor = _StandardAssigned()
+    for stmt in stmts:
+        visitor.visit(stmt)
+    return visitor.names
+
+
+def test_activity_walks_are_plain_visitors(trees):
+    for name, tree in trees + [("constructs", gast.parse(_CONSTRUCTS))]:
+        memo = {}
+        for node in gast.walk(tree):
+            if isinstance(node, (gast.stmt, gast.expr, gast.excepthandler)):
+                expected = _StandardReads()
+                expected.visit(node)
+                assert activity.reads(node) == expected.names, (name, gast.dump(node)[:200])
+            if isinstance(node, (gast.stmt, gast.excepthandler)):
+                assert activity.assigned(node) == _standard_assigned([node]), name
+                assert activity.assigned(node, memo) == _standard_assigned([node]), name
