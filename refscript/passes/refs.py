@@ -277,9 +277,14 @@ def _in_order(nodes, names: set[str]) -> list[str]:
     order = []
     if names:
         for node in nodes:
-            for sub in traversal.walk(node):
-                if isinstance(sub, gast.Name) and sub.id in names and sub.id not in order:
+            # `traversal.walk`'s order, stopping once every name is found.
+            found, position = [node], 0
+            while position < len(found):
+                sub = found[position]
+                position += 1
+                if sub.__class__ is gast.Name and sub.id in names and sub.id not in order:
                     order.append(sub.id)
                     if len(order) == len(names):
                         return order
+                found += traversal.children(sub)
     return order + sorted(names - set(order))

@@ -155,10 +155,12 @@ def _named_as_user(code: types.CodeType, generated: set, name: str, qualname: st
             else:  # the user's own def or lambda
                 const = _named_as_user(const, generated, const.co_name, f"{qualname}.<locals>.{const.co_name}")
         consts.append(const)
-    renamed = code.replace(co_name=name, co_consts=tuple(consts))
-    if hasattr(code, "co_qualname"):  # Python 3.11+
-        renamed = renamed.replace(co_qualname=qualname)
-    return renamed
+    if _HAS_QUALNAME:
+        return code.replace(co_name=name, co_qualname=qualname, co_consts=tuple(consts))
+    return code.replace(co_name=name, co_consts=tuple(consts))
+
+
+_HAS_QUALNAME = hasattr(types.CodeType, "co_qualname")  # Python 3.11+
 
 
 def _const_code(code: types.CodeType, name: str) -> types.CodeType:

@@ -143,7 +143,12 @@ def assigned(stmts, memo: dict | None = None) -> set[str]:
 
 # Nodes that are statements or hold statements: the units `memo`s remember.
 _STATEMENTS = (gast.stmt, gast.excepthandler, gast.match_case)
-_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+_STATEMENT_CLASSES = frozenset(
+    cls for cls in vars(gast).values() if isinstance(cls, type) and issubclass(cls, _STATEMENTS))
+# What binds names in a way of its own: defs, classes, imports; lambdas and comprehensions,
+# scopes of their own.
+_BINDERS = frozenset({gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.alias, gast.Lambda,
+                      gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp})
 
 
 def _assigned(node, memo: dict | None):
@@ -156,29 +161,28 @@ def _assigned(node, memo: dict | None):
     names = set()
     stack = [node]
     pop = stack.pop
+    statements = _STATEMENT_CLASSES if memo is not None else ()
     while stack:
         current = pop()
         cls = current.__class__
         if cls is gast.Name:
             if isinstance(current.ctx, (gast.Store, gast.Del)):
                 names.add(current.id)
-        elif memo is not None and current is not node and isinstance(current, _STATEMENTS):
+        elif cls in statements and current is not node:
             names |= _assigned(current, memo)
-        elif cls is gast.FunctionDef or cls is gast.AsyncFunctionDef:
-            names.add(current.name)  # its body is its own scope; the decorators and defaults run here
-            stack += current.decorator_list + current.args.defaults
-        elif cls is gast.ClassDef:
-            names.add(current.name)
-            stack += current.decorator_list + current.bases + [k.value for k in current.keywords]
-        elif cls is gast.Lambda:
-            pass
-        elif isinstance(current, _COMPREHENSIONS):
-            # Only walrus targets escape a comprehension.
-            for sub in traversal.walk(current):
-                if isinstance(sub, gast.NamedExpr):
-                    names |= target_names(sub.target)
-        elif cls is gast.alias:
-            names.add((current.asname or current.name).split(".")[0])
+        elif cls in _BINDERS:
+            if cls is gast.FunctionDef or cls is gast.AsyncFunctionDef:
+                names.add(current.name)  # its body is its own scope; the decorators and defaults run here
+                stack += current.decorator_list + current.args.defaults
+            elif cls is gast.ClassDef:
+                names.add(current.name)
+                stack += current.decorator_list + current.bases + [k.value for k in current.keywords]
+            elif cls is gast.alias:
+                names.add((current.asname or current.name).split(".")[0])
+            elif cls is not gast.Lambda:  # a comprehension: only walrus targets escape it
+                for sub in traversal.walk(current):
+                    if isinstance(sub, gast.NamedExpr):
+                        names |= target_names(sub.target)
         else:
             stack += traversal.children(current)
     if memo is not None and isinstance(node, _STATEMENTS):
