@@ -126,6 +126,7 @@ def _convert(fn) -> Conversion:
     node = AssertsPass(ctx).transform(node)
     node = returns.transform(node, ctx)
     node = break_continue.transform(node, ctx)
+    activity.analyze(node)  # ASSIGNED/MODIFIED, read by liveness and the boxing pass
     liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass
     # Boxing first: it needs the loops and ifs as the user wrote them, and it leaves
     # on each of them the boxes its bodies write (BOX_WRITES) for the two passes below.

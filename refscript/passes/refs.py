@@ -23,7 +23,9 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.pyct import anno, templates, traversal
-from refscript.pyct.analysis.activity import assigned, modified, parameters, target_names
+from refscript.pyct.analysis.activity import (
+    annotated_assigned, annotated_modified, assigned, modified, parameters, target_names,
+)
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If)
 _ARRAY_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
@@ -49,16 +51,11 @@ class RefsPass:
         self.ctx = ctx
         self.rs = ctx.runtime_name
         self._collectors: list[set] = []
-        # What each statement rebinds and modifies, remembered: every statement is asked about
-        # (with the constructs around it) before it is rewritten.
-        self._assigned_memo: dict = {}
-        self._modified_memo: dict = {}
 
-    def assigned(self, stmts) -> set[str]:
-        return assigned(stmts, self._assigned_memo)
-
-    def modified(self, stmts) -> set[str]:
-        return modified(stmts, self._modified_memo)
+    # What statements rebind and modify, as activity analysis annotated them: every statement
+    # is asked about (with the constructs around it) before it is rewritten.
+    assigned = staticmethod(annotated_assigned)
+    modified = staticmethod(annotated_modified)
 
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
         # A parameter written by subscript and never rebound is, in NumPy, the

@@ -353,3 +353,18 @@ def test_activity_walks_are_plain_visitors(trees):
             if isinstance(node, (gast.stmt, gast.excepthandler)):
                 assert activity.assigned(node) == _standard_assigned([node]), name
                 assert activity.assigned(node, memo) == _standard_assigned([node]), name
+
+
+def test_activity_annotations_are_what_the_walks_give(trees):
+    for name, tree in trees:
+        for fn in [n for n in gast.walk(tree) if isinstance(n, gast.FunctionDef)]:
+            activity.analyze(fn)
+            for stmt in traversal.walk_statements(fn)[1:]:
+                if anno.hasanno(stmt, anno.Basic.ASSIGNED):
+                    assert anno.getanno(stmt, anno.Basic.ASSIGNED) == activity.assigned(stmt), name
+                if anno.hasanno(stmt, anno.Basic.MODIFIED):
+                    assert anno.getanno(stmt, anno.Basic.MODIFIED) == activity.modified(stmt), name
+                assert activity.annotated_assigned(stmt) == activity.assigned(stmt), name
+                assert activity.annotated_modified(stmt) == activity.modified(stmt), name
+            assert activity.annotated_assigned(fn.body) == activity.assigned(fn.body), name
+            assert activity.annotated_modified(fn.body) == activity.modified(fn.body), name

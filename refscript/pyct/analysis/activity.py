@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gast
 
-from refscript.pyct import traversal
+from refscript.pyct import anno, traversal
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 
@@ -239,3 +239,36 @@ def _nested_statements(node) -> list:
         if isinstance(value, list):
             found += value
     return found
+
+
+def analyze(fn: gast.FunctionDef) -> None:
+    """Annotates every statement in `fn` with the names it rebinds (`ASSIGNED`) and modifies by
+    subscript (`MODIFIED`): one walk, for the analyses and converters that ask about many
+    statements (and about the constructs around them) before the tree changes."""
+    assigned_by, modified_by = {}, {}
+    for stmt in fn.body:
+        _assigned(stmt, assigned_by)
+        _modified(stmt, modified_by)
+    for stmt, names in assigned_by.values():
+        anno.setanno(stmt, anno.Basic.ASSIGNED, names)
+    for stmt, names in modified_by.values():
+        anno.setanno(stmt, anno.Basic.MODIFIED, names)
+
+
+def annotated_assigned(stmts) -> set[str]:
+    """`assigned(stmts)`, read from the `ASSIGNED` annotations `analyze` left (computed for a
+    statement made since). Only for statements not changed since `analyze`."""
+    names: set[str] = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        found = anno.getanno(stmt, anno.Basic.ASSIGNED)
+        names |= found if found is not None else _assigned(stmt, None)
+    return names
+
+
+def annotated_modified(stmts) -> set[str]:
+    """`modified(stmts)`, read from the `MODIFIED` annotations: as `annotated_assigned`."""
+    names: set[str] = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        found = anno.getanno(stmt, anno.Basic.MODIFIED)
+        names |= found if found is not None else _modified(stmt, None)
+    return names
