@@ -35,8 +35,9 @@ class Conversion:
     writes into by subscript: fine for the function the user compiles (its
     arguments are copied in), not for one it calls (the caller would not see it).
 
-    `source` and `source_origins` are made from `tree` (the converted `def`, kept
-    until then) when first read: only `refscript.show` and `converted_source` need them.
+    `source` and `source_origins` are made from `tree` (the converted `def` as it was
+    compiled, an `ast` tree, kept until then) when first read: only `refscript.show`
+    and `converted_source` need them.
     """
 
     function: object
@@ -125,6 +126,7 @@ def _convert(fn) -> Conversion:
     node = AssertsPass(ctx).transform(node)
     node = returns.transform(node, ctx)
     node = break_continue.transform(node, ctx)
+    activity.analyze(node)  # ASSIGNED/MODIFIED, read by liveness and the boxing pass
     liveness.analyze(node)  # LIVE_IN/LIVE_OUT, read by the boxing pass
     # Boxing first: it needs the loops and ifs as the user wrote them, and it leaves
     # on each of them the boxes its bodies write (BOX_WRITES) for the two passes below.
@@ -135,8 +137,8 @@ def _convert(fn) -> Conversion:
     # Last: the lambdas it adds would otherwise be taken for the user's nested scopes.
     node = LogicalPass(ctx).transform(node)
 
-    function = loader.load_function(node, fn, ctx.runtime_name, runtime)
-    return Conversion(function=function, filename=parsed.filename, argument_writes=argument_writes, tree=node)
+    function, tree = loader.load_function(node, fn, ctx.runtime_name, runtime)
+    return Conversion(function=function, filename=parsed.filename, argument_writes=argument_writes, tree=tree)
 
 
 def _argument_writes(fn: gast.FunctionDef, ctx: PassContext) -> tuple:

@@ -38,6 +38,8 @@ class _JumpLowering(FlagLowering):
 
 
 class _Loops(traversal.Transformer):
+    statements_only = True  # loops are statements (a lambda holds none)
+
     def __init__(self, ctx: PassContext, fn: gast.FunctionDef):
         self.ctx = ctx
         self.fn = fn

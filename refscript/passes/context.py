@@ -51,7 +51,13 @@ class Converter(traversal.Transformer):
 
     def runtime_call(self, name: str, args: list, origin) -> gast.Call:
         """Returns the expression `rs.<name>(*args)`, positioned at `origin`."""
-        func = templates.replace_as_expression(f"{self.rs}.{name}", origin=origin)
+        # Built directly, not from a template: every routed call and operator comes here.
+        module = gast.Name(id=self.rs, ctx=gast.Load(), annotation=None, type_comment=None)
+        func = gast.Attribute(value=module, attr=name, ctx=gast.Load())
+        lineno, col = getattr(origin, "lineno", 1), getattr(origin, "col_offset", 0)
+        for node in (module, func):
+            node.lineno = node.end_lineno = lineno
+            node.col_offset = node.end_col_offset = col
         call = gast.Call(func=func, args=args, keywords=[])
         templates.copy_missing_locations(call, origin)
         return gast.copy_location(call, origin)

@@ -229,12 +229,20 @@ def _scales_tested_box(node: gast.While) -> bool:
     scaled, other = set(), set()
     scaling_targets = set()
     for stmt in node.body:
-        for sub in traversal.walk_statements(stmt):
+        # One walk: an assignment comes before its target, so a scaling target is known as one
+        # by the time the walk reaches it.
+        for sub in traversal.walk(stmt):
+            kind = sub.__class__
+            if kind is gast.Attribute:
+                box = _box_value(sub, tested)
+                if box is not None and isinstance(sub.ctx, gast.Store) and id(sub) not in scaling_targets:
+                    other.add(box)
+                continue
             target = box = None
-            if isinstance(sub, gast.AugAssign) and isinstance(sub.op, _SCALING):
+            if kind is gast.AugAssign and isinstance(sub.op, _SCALING):
                 target = sub.target
                 box = _box_value(target, tested)
-            elif (isinstance(sub, gast.Assign) and len(sub.targets) == 1 and isinstance(sub.value, gast.BinOp)
+            elif (kind is gast.Assign and len(sub.targets) == 1 and isinstance(sub.value, gast.BinOp)
                   and isinstance(sub.value.op, _SCALING)):
                 target = sub.targets[0]
                 box = _box_value(target, tested)
@@ -243,8 +251,4 @@ def _scales_tested_box(node: gast.While) -> bool:
             if box is not None:
                 scaled.add(box)
                 scaling_targets.add(id(target))
-        for sub in traversal.walk(stmt):
-            box = _box_value(sub, tested)
-            if box is not None and isinstance(sub.ctx, gast.Store) and id(sub) not in scaling_targets:
-                other.add(box)
     return bool(scaled - other)

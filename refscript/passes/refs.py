@@ -23,7 +23,9 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.pyct import anno, templates, traversal
-from refscript.pyct.analysis.activity import assigned, modified, parameters, target_names
+from refscript.pyct.analysis.activity import (
+    annotated_assigned, annotated_modified, assigned, modified, parameters, target_names,
+)
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If)
 _ARRAY_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
@@ -49,16 +51,11 @@ class RefsPass:
         self.ctx = ctx
         self.rs = ctx.runtime_name
         self._collectors: list[set] = []
-        # What each statement rebinds and modifies, remembered: every statement is asked about
-        # (with the constructs around it) before it is rewritten.
-        self._assigned_memo: dict = {}
-        self._modified_memo: dict = {}
 
-    def assigned(self, stmts) -> set[str]:
-        return assigned(stmts, self._assigned_memo)
-
-    def modified(self, stmts) -> set[str]:
-        return modified(stmts, self._modified_memo)
+    # What statements rebind and modify, as activity analysis annotated them: every statement
+    # is asked about (with the constructs around it) before it is rewritten.
+    assigned = staticmethod(annotated_assigned)
+    modified = staticmethod(annotated_modified)
 
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
         # A parameter written by subscript and never rebound is, in NumPy, the
@@ -277,9 +274,14 @@ def _in_order(nodes, names: set[str]) -> list[str]:
     order = []
     if names:
         for node in nodes:
-            for sub in traversal.walk(node):
-                if isinstance(sub, gast.Name) and sub.id in names and sub.id not in order:
+            # `traversal.walk`'s order, stopping once every name is found.
+            found, position = [node], 0
+            while position < len(found):
+                sub = found[position]
+                position += 1
+                if sub.__class__ is gast.Name and sub.id in names and sub.id not in order:
                     order.append(sub.id)
                     if len(order) == len(names):
                         return order
+                found += traversal.children(sub)
     return order + sorted(names - set(order))

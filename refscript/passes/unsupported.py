@@ -74,9 +74,8 @@ class _Checker:
 
     def _check_expressions(self, stmt, in_construct: bool) -> None:
         table = _EXPRESSIONS_IN_CONSTRUCT if in_construct else _EXPRESSIONS
-        kinds = tuple(table)
         for node in _expressions_of(stmt):
-            if isinstance(node, kinds):
+            if node.__class__ in table:
                 self._reject(node, table)
 
     def _check_nested_scope(self, node) -> None:
@@ -119,9 +118,10 @@ class _Checker:
                     )
 
     def _reject(self, node, table) -> None:
-        for kind, (what, hint) in table.items():
-            if isinstance(node, kind):
-                raise self.ctx.error(node, f"{what} is not supported by refscript", hint)
+        found = table.get(node.__class__)  # (gast's node classes have no subclasses)
+        if found is not None:
+            what, hint = found
+            raise self.ctx.error(node, f"{what} is not supported by refscript", hint)
 
 
 # What `_check_expressions` rejects in the expressions of a statement (outside and inside a
@@ -130,12 +130,14 @@ _EXPRESSIONS = {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)}
 _EXPRESSIONS_IN_CONSTRUCT = {**_EXPRESSIONS, gast.NamedExpr: _IN_CONSTRUCT[gast.NamedExpr]}
 
 
-def _expressions_of(stmt):
-    """The expression nodes of `stmt` itself, not of the statements nested in it."""
+def _expressions_of(stmt) -> list:
+    """The expression nodes of `stmt` itself, not of the statements nested in it (depth first)."""
+    found = []
     stack = [c for c in traversal.children(stmt) if not isinstance(c, gast.stmt)]
     while stack:
         node = stack.pop()
         if isinstance(node, gast.stmt):
             continue
-        yield node
-        stack.extend(traversal.children(node))
+        found.append(node)
+        stack += traversal.children(node)
+    return found

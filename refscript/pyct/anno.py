@@ -22,6 +22,10 @@ class Basic(enum.Enum):
     USER_FUNCTION = "a def the user wrote inside the converted function (left as it is)"
     JUMP_GUARD = "an `if not flag:` made by the jump converters, skipping code after a jump"
 
+    # Members are their only instances: hashed by identity, in C (an Enum's own hash runs in
+    # Python, and a conversion reads and writes annotations hundreds of times).
+    __hash__ = object.__hash__
+
 
 _FIELD = "__refscript_anno"
 
@@ -38,8 +42,11 @@ def setanno(node: Any, key: Basic, value: Any) -> None:
 
 
 def getanno(node: Any, key: Basic, default: Any = None) -> Any:
-    return getattr(node, _FIELD, {}).get(key, default)
+    return getattr(node, _FIELD, _NONE).get(key, default)
 
 
 def hasanno(node: Any, key: Basic) -> bool:
-    return key in getattr(node, _FIELD, {})
+    return key in getattr(node, _FIELD, _NONE)
+
+
+_NONE: dict = {}  # the annotations of a node without any (never written)

@@ -9,7 +9,6 @@ changes to them, as the original would) and never writes into the user's module.
 from __future__ import annotations
 
 import ast
-import copy
 import linecache
 import types
 
@@ -21,36 +20,39 @@ _FACTORY = "__refscript_factory"
 _CONVERTED = "__refscript_converted"
 
 
-def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module):
-    """Returns a function made from `fn_node`, closing over `original`'s cells and the runtime.
+def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtime_module) -> tuple:
+    """Returns `(function, tree)`: a function made from `fn_node`, closing over `original`'s
+    cells and the runtime, and the `ast` tree it was compiled from (the `def`).
 
     **Arguments:**
-    - `fn_node`: the converted `def`.
+    - `fn_node`: the converted `def`; it is used up (its nodes become `tree`'s).
     - `original`: the user's function, for globals, closure cells, defaults and names.
     - `runtime_name`: the name generated code uses for `runtime_module`.
     """
     freevars = original.__code__.co_freevars
     params = [runtime_name, *freevars]
+    generated = _generated_function_names(fn_node)
     # Renamed inside the factory, so that the function's references to its own
     # name (recursion) still go where the original's go: its globals or closure.
-    fn_node = copy.copy(fn_node)
-    fn_node.name = _CONVERTED
+    name, fn_node.name = fn_node.name, _CONVERTED
     factory = gast.FunctionDef(
         name=_FACTORY,
         args=gast.arguments(
             args=[gast.Name(p, gast.Param(), None, None) for p in params],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
         ),
-        body=[fn_node, gast.Return(gast.Name(fn_node.name, gast.Load(), None, None))],
+        body=[fn_node, gast.Return(gast.Name(_CONVERTED, gast.Load(), None, None))],
         decorator_list=[], returns=None, type_comment=None, type_params=[],
     )
-    generated = _generated_function_names(fn_node)
-    module = gast_translation.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
-    _place(module, fn_node.lineno, original.__code__.co_filename)
+    module = gast_translation.gast_to_ast_in_place(
+        gast.Module(body=[factory], type_ignores=[]),
+        locate=_placer(fn_node.lineno, linecache.getlines(original.__code__.co_filename)), inherited=(1, 0, 1, 0))
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
+    tree = module.body[0].body[0]
+    tree.name = name
     factory_code = _const_code(module_code, _FACTORY)
     fn_code = _named_as_user(
-        _const_code(factory_code, fn_node.name), generated, original.__name__, original.__qualname__)
+        _const_code(factory_code, _CONVERTED), generated, original.__name__, original.__qualname__)
 
     cells = dict(zip(freevars, original.__closure__ or ()))
     cells[runtime_name] = types.CellType(runtime_module)
@@ -62,70 +64,70 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     converted.__qualname__ = original.__qualname__
     converted.__doc__ = original.__doc__
     converted.__module__ = original.__module__
-    return converted
+    return converted, tree
 
 
-def _place(module: ast.Module, lineno: int, filename: str) -> None:
-    """Gives every node a position: nodes without one stand at the start of line `lineno`, then
-    `ast.fix_missing_locations` fills what is left from the parents.
+def _placer(lineno: int, lines: list):
+    """Returns the function that gives each node of the generated module a position, as the
+    module is translated for `compile` (`gast_translation.gast_to_ast(locate=...)`): nodes
+    without one stand at the start of line `lineno`, then what is still missing comes from the
+    parent, as `ast.fix_missing_locations` would fill it.
 
     Generated statements stand at their construct's first position with no width
     (`rs.for_stmt(...)` at the `for`); spanning the rest of that line instead makes
     tracebacks print the user's line without a stray empty caret line under it.
-
-    One walk doing what these three would, in this order, over the whole tree:
-    setting the positions of nodes without one, `ast.fix_missing_locations`, then
-    widening the zero-width nodes.
+    A node is widened after its children took its position, as when done after the walk.
     """
-    lines = linecache.getlines(filename)
-    _place_node(module, lineno, lines, 1, 0, 1, 0)
+    widths: dict = {}  # line number -> its width in bytes, without the line's end
 
-
-def _place_node(node, place: int, lines: list, lineno: int, col_offset: int, end_lineno: int,
-                end_col_offset: int) -> None:
-    attributes = node._attributes
-    if attributes:
+    def place(node, inherited: tuple) -> tuple:
         get = node.__dict__.get
-        if "lineno" in attributes:
-            value = get("lineno", _MISSING)
-            if value is _MISSING:
-                value = getattr(node, "lineno", None)
-            if value is None:  # no position: the start of line `place`
-                node.lineno = node.end_lineno = place
-                node.col_offset = node.end_col_offset = 0
-                value = place
-            lineno = value  # (what ast.fix_missing_locations reads next)
-        # ast.fix_missing_locations: what is still missing comes from the parent.
-        if "end_lineno" in attributes:
-            value = get("end_lineno", _MISSING)
-            if value is _MISSING:
-                value = getattr(node, "end_lineno", None)
-            if value is None:
-                node.end_lineno = end_lineno
-            else:
-                end_lineno = value
-        if "col_offset" in attributes:
-            value = get("col_offset", _MISSING)
-            if value is _MISSING:
-                value = getattr(node, "col_offset", _MISSING)
-            if value is _MISSING:
-                node.col_offset = col_offset
-            else:
-                col_offset = value
-        if "end_col_offset" in attributes:
-            value = get("end_col_offset", _MISSING)
-            if value is _MISSING:
-                value = getattr(node, "end_col_offset", None)
-            if value is None:
-                node.end_col_offset = end_col_offset
-            else:
-                end_col_offset = value
-    for child in traversal.children(node):
-        _place_node(child, place, lines, lineno, col_offset, end_lineno, end_col_offset)
-    # Widened after the children took the parent's position, as when done after the walk.
-    if "lineno" in attributes and node.lineno == node.end_lineno and node.col_offset == node.end_col_offset:
-        text = lines[node.lineno - 1].rstrip() if 1 <= node.lineno <= len(lines) else ""
-        node.end_col_offset = max(len(text.encode("utf-8")), node.col_offset)
+        first, last, end = get("lineno"), get("end_lineno"), get("end_col_offset")
+        column = get("col_offset", _MISSING)
+        if first is None or last is None or column is _MISSING or end is None:
+            first, column, last, end = _complete(node, inherited, lineno)
+        if first == last and column == end:
+            width = widths.get(first)
+            if width is None:
+                text = lines[first - 1].rstrip() if 1 <= first <= len(lines) else ""
+                width = widths[first] = len(text.encode("utf-8"))
+            node.end_col_offset = max(width, column)
+        return first, column, last, end
+
+    return place
+
+
+def _complete(node, inherited: tuple, place: int) -> tuple:
+    """Gives `node` the position attributes it lacks (line `place` if it has none, else its
+    parent's, `inherited`); returns its position."""
+    lineno, col_offset, end_lineno, end_col_offset = inherited
+    attributes = node._attributes
+    get = node.__dict__.get
+    if "lineno" in attributes:
+        value = get("lineno")
+        if value is None:  # no position: the start of line `place`
+            node.lineno = node.end_lineno = value = place
+            node.col_offset = node.end_col_offset = 0
+        lineno = value
+    if "end_lineno" in attributes:
+        value = get("end_lineno")
+        if value is None:
+            node.end_lineno = end_lineno
+        else:
+            end_lineno = value
+    if "col_offset" in attributes:
+        value = get("col_offset", _MISSING)
+        if value is _MISSING:
+            node.col_offset = col_offset
+        else:
+            col_offset = value
+    if "end_col_offset" in attributes:
+        value = get("end_col_offset")
+        if value is None:
+            node.end_col_offset = end_col_offset
+        else:
+            end_col_offset = value
+    return lineno, col_offset, end_lineno, end_col_offset
 
 
 _MISSING = object()
@@ -153,10 +155,12 @@ def _named_as_user(code: types.CodeType, generated: set, name: str, qualname: st
             else:  # the user's own def or lambda
                 const = _named_as_user(const, generated, const.co_name, f"{qualname}.<locals>.{const.co_name}")
         consts.append(const)
-    renamed = code.replace(co_name=name, co_consts=tuple(consts))
-    if hasattr(code, "co_qualname"):  # Python 3.11+
-        renamed = renamed.replace(co_qualname=qualname)
-    return renamed
+    if _HAS_QUALNAME:
+        return code.replace(co_name=name, co_qualname=qualname, co_consts=tuple(consts))
+    return code.replace(co_name=name, co_consts=tuple(consts))
+
+
+_HAS_QUALNAME = hasattr(types.CodeType, "co_qualname")  # Python 3.11+
 
 
 def _const_code(code: types.CodeType, name: str) -> types.CodeType:

@@ -10,6 +10,9 @@ from refscript.pyct import traversal
 RUNTIME_MODULE = "rs"
 
 
+_DEFINITIONS = frozenset({gast.FunctionDef, gast.ClassDef, gast.AsyncFunctionDef})
+
+
 class Namer:
     """Gives out unique names: the wanted one if free, else `wanted_1`, `wanted_2`, ...
 
@@ -25,11 +28,12 @@ class Namer:
     def for_tree(cls, tree) -> "Namer":
         taken = set()
         for node in traversal.walk(tree):
-            if isinstance(node, gast.Name):
+            kind = node.__class__
+            if kind is gast.Name:
                 taken.add(node.id)
-            elif isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.AsyncFunctionDef)):
+            elif kind in _DEFINITIONS:
                 taken.add(node.name)
-            elif isinstance(node, gast.alias):
+            elif kind is gast.alias:
                 taken.add((node.asname or node.name).split(".")[0])
         return cls(taken)
 

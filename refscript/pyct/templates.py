@@ -194,14 +194,31 @@ def _place(node, filler, placed: set):
 
 
 def _locate_all(node, filler) -> None:
-    """Calls `filler` on every node under `node` that has position attributes."""
+    """Gives every node under `node` without a position `filler`'s."""
+    _fill_positions(node, filler.lineno, filler.col)
+
+
+def _fill_positions(node, lineno: int, col: int) -> None:
+    """Gives every node under `node` (itself included) that has no position the position
+    `lineno`, `col`, zero wide. (A node has no position when its `lineno` is missing or None.)"""
     stack = [node]
+    pop, push = stack.pop, stack.append
+    table = traversal._CHILD_FIELDS
     while stack:
-        current = stack.pop()
-        if current._attributes:
-            filler(current)
-        if current._fields:
-            stack += traversal.children(current)
+        current = pop()
+        state = current.__dict__
+        if state.get("lineno") is None and "lineno" in current._attributes:
+            current.lineno = current.end_lineno = lineno
+            current.col_offset = current.end_col_offset = col
+        fields = table.get(current.__class__)
+        if fields is None:
+            fields = traversal.child_fields(current.__class__)
+        for field in fields:
+            value = state.get(field)
+            if isinstance(value, _AST):
+                push(value)
+            elif value.__class__ is list:
+                stack += [item for item in value if isinstance(item, _AST)]
 
 
 def replace_as_expression(template: str, origin=None, **replacements):
@@ -213,11 +230,4 @@ def replace_as_expression(template: str, origin=None, **replacements):
 
 def copy_missing_locations(node, origin) -> None:
     """Gives every node under `node` without a position the position of `origin`."""
-    lineno = getattr(origin, "lineno", 1)
-    col = getattr(origin, "col_offset", 0)
-    for sub in traversal.walk(node):
-        if "lineno" in getattr(sub, "_attributes", ()):
-            if getattr(sub, "lineno", None) is None:
-                sub.lineno, sub.col_offset = lineno, col
-                sub.end_lineno, sub.end_col_offset = lineno, col
-
+    _fill_positions(node, getattr(origin, "lineno", 1), getattr(origin, "col_offset", 0))

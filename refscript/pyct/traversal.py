@@ -5,6 +5,7 @@ spend most of their time in generic machinery (`iter_fields` generators, a
 `getattr` per node to find its visitor). These give the same results in the same
 order: `walk` is `ast.walk` (breadth first), `Transformer` is
 `ast.NodeTransformer` with its visitor methods looked up once per node class.
+Both read only the fields that can hold nodes (`child_fields`).
 `Transformer.statements_only` lets a pass whose visitors all handle statements
 skip expressions, which can hold none.
 """
@@ -20,18 +21,47 @@ _MISSING = object()
 _UNANNOTATED = "inert unless annotated"
 
 
+# Fields that hold identifiers, numbers or strings in the grammar, never nodes (in gast's trees
+# and the standard library's): walks skip them, as they skip `type_comment`s. (The name of an
+# `except` handler is a node in gast's trees.)
+_PLAIN_FIELDS = frozenset({
+    ("Name", "id"), ("Attribute", "attr"), ("Constant", "value"), ("Constant", "kind"),
+    ("FunctionDef", "name"), ("AsyncFunctionDef", "name"), ("ClassDef", "name"), ("keyword", "arg"),
+    ("alias", "name"), ("alias", "asname"), ("arg", "arg"), ("Global", "names"), ("Nonlocal", "names"),
+    ("ImportFrom", "module"), ("ImportFrom", "level"), ("AnnAssign", "simple"), ("comprehension", "is_async"),
+    ("FormattedValue", "conversion"), ("MatchSingleton", "value"), ("MatchStar", "name"), ("MatchAs", "name"),
+    ("MatchMapping", "rest"), ("MatchClass", "kwd_attrs"), ("TypeVar", "name"), ("ParamSpec", "name"),
+    ("TypeVarTuple", "name"), ("TypeIgnore", "tag"),
+})
+_CHILD_FIELDS: dict = {}
+
+
+def child_fields(cls) -> tuple:
+    """The fields of the node class `cls` that may hold nodes, in order (none: a leaf)."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        name = cls.__name__
+        fields = _CHILD_FIELDS[cls] = tuple(
+            field for field in cls._fields if (name, field) not in _PLAIN_FIELDS and field != "type_comment")
+    return fields
+
+
 def children(node) -> list:
     """The child nodes of `node`, in the order of `ast.iter_child_nodes`."""
     out = []
-    state = node.__dict__
-    for name in node._fields:
-        value = state.get(name, _MISSING)
-        if value is _MISSING:
-            value = getattr(node, name, None)
-        if isinstance(value, _AST):
-            out.append(value)
-        elif isinstance(value, list):
-            out += [item for item in value if isinstance(item, _AST)]
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = child_fields(node.__class__)
+    if fields:
+        state = node.__dict__
+        for name in fields:
+            value = state.get(name, _MISSING)
+            if value is _MISSING:
+                value = getattr(node, name, None)
+            if isinstance(value, _AST):
+                out.append(value)
+            elif value.__class__ is list:
+                out += [item for item in value if isinstance(item, _AST)]
     return out
 
 
@@ -39,23 +69,45 @@ def walk(node) -> list:
     """Every node under `node` (itself included), in the order of `ast.walk`."""
     found = [node]
     position = 0
+    table = _CHILD_FIELDS
     while position < len(found):
-        found += children(found[position])
+        current = found[position]
         position += 1
+        fields = table.get(current.__class__)
+        if fields is None:
+            fields = child_fields(current.__class__)
+        if fields:
+            found += children(current)
     return found
+
+
+# The fields that hold statements (or `except` handlers, `match` cases).
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+_STATEMENT_FIELDS: dict = {}
+
+
+def _statement_fields(cls) -> tuple:
+    fields = _STATEMENT_FIELDS.get(cls)
+    if fields is None:
+        fields = _STATEMENT_FIELDS[cls] = tuple(field for field in cls._fields if field in _BLOCKS)
+    return fields
 
 
 def child_statements(node) -> list:
     """The statements (and `except` handlers, `match` cases) directly in `node`'s fields, in
     the order of `children`."""
     out = []
-    state = node.__dict__
-    for name in node._fields:
-        value = state.get(name, _MISSING)
-        if value is _MISSING:
-            value = getattr(node, name, None)
-        if isinstance(value, list):
-            out += [item for item in value if isinstance(item, _STATEMENT_HOLDERS)]
+    fields = _STATEMENT_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _statement_fields(node.__class__)
+    if fields:
+        state = node.__dict__
+        for name in fields:
+            value = state.get(name, _MISSING)
+            if value is _MISSING:
+                value = getattr(node, name, None)
+            if value.__class__ is list:
+                out += [item for item in value if isinstance(item, _STATEMENT_HOLDERS)]
     return out
 
 
@@ -71,13 +123,21 @@ def walk_statements(node) -> list:
     return found
 
 
-class _Dispatch:
-    """Visitor lookup shared by `Transformer` and `Visitor`: `visit_<Class>` once per class, and
-    which nodes are *inert*, so that visiting one would do nothing: without a visitor for their
-    class, contexts and operators (`Load`, `Add`: no fields), constants (no nodes inside), and
-    names without an annotation (only parameters have one) if their contexts are inert. The
-    generic visits skip them (a subclass that overrides `visit` does not see them either)."""
+class Transformer:
+    """`ast.NodeTransformer`, faster: `visit` dispatches on the node's class to `visit_<Class>`
+    (looked up once per class) or `generic_visit`, which visits the children and splices what
+    the visits return (a node, None to remove it, or a list to splice into a list field).
 
+    The generic visit dispatches children itself, without calling `visit`, and skips those
+    that are *inert*, whose visit would do nothing: without a visitor for their class,
+    contexts and operators (`Load`, `Add`: no fields), constants (no nodes inside), and names
+    without an annotation (only parameters have one) if their contexts are inert.
+
+    With `statements_only = True`, `generic_visit` leaves expressions (and the other parts of
+    statements that cannot hold statements) alone: for passes with no visitor for them.
+    """
+
+    statements_only = False
     _visitors: dict
     _inert: dict
 
@@ -87,15 +147,16 @@ class _Dispatch:
         cls._inert = {}
 
     def visit(self, node):
-        cls = node.__class__
-        visitors = self._visitors
-        try:
-            method = visitors[cls]
-        except KeyError:
-            method = visitors[cls] = getattr(type(self), "visit_" + cls.__name__, None)
+        method = self._visitors.get(node.__class__, _MISSING)
+        if method is _MISSING:
+            method = self._visitor(node.__class__)
         if method is None:
             return self.generic_visit(node)
         return method(self, node)
+
+    def _visitor(self, cls):
+        method = self._visitors[cls] = getattr(type(self), "visit_" + cls.__name__, None)
+        return method
 
     def _is_inert(self, cls) -> bool:
         inert = self._inert.get(cls)
@@ -111,44 +172,45 @@ class _Dispatch:
             self._inert[cls] = inert
         return inert
 
-
-class Transformer(_Dispatch):
-    """`ast.NodeTransformer`, faster: `visit` dispatches on the node's class to `visit_<Class>`
-    or `generic_visit`, which visits the children and splices what the visits return (a node,
-    None to remove it, or a list to splice into a list field).
-
-    With `statements_only = True`, `generic_visit` leaves expressions (and the other parts of
-    statements that cannot hold statements) alone: for passes with no visitor for them.
-    """
-
-    statements_only = False
-
     def generic_visit(self, node):
         statements_only = self.statements_only
-        if statements_only and not isinstance(node, _STATEMENT_HOLDERS):
-            return node
+        if statements_only:
+            if not isinstance(node, _STATEMENT_HOLDERS):
+                return node
+            fields = _STATEMENT_FIELDS.get(node.__class__)
+            if fields is None:
+                fields = _statement_fields(node.__class__)
+        else:
+            fields = _CHILD_FIELDS.get(node.__class__)
+            if fields is None:
+                fields = child_fields(node.__class__)
         inert = self._inert
+        visitors = self._visitors
         state = node.__dict__
-        for name in node._fields:
+        for name in fields:
             value = state.get(name, _MISSING)
             if value is _MISSING:
                 value = getattr(node, name, _MISSING)
                 if value is _MISSING:
                     continue
-            if isinstance(value, list):
+            if value.__class__ is list:
                 new_values = []
                 for item in value:
                     if isinstance(item, _AST):
                         if statements_only and not isinstance(item, _STATEMENT_HOLDERS):
                             new_values.append(item)
                             continue
-                        kind = inert.get(item.__class__)
+                        cls = item.__class__
+                        kind = inert.get(cls)
                         if kind is None:
-                            kind = self._is_inert(item.__class__)
+                            kind = self._is_inert(cls)
                         if kind is True or (kind is _UNANNOTATED and getattr(item, "annotation", None) is None):
                             new_values.append(item)
                             continue
-                        item = self.visit(item)
+                        method = visitors.get(cls, _MISSING)
+                        if method is _MISSING:
+                            method = self._visitor(cls)
+                        item = self.generic_visit(item) if method is None else method(self, item)
                         if item is None:
                             continue
                         if not isinstance(item, _AST):
@@ -159,31 +221,21 @@ class Transformer(_Dispatch):
             elif isinstance(value, _AST):
                 if statements_only:
                     continue  # statements are only ever in lists
-                kind = inert.get(value.__class__)
+                cls = value.__class__
+                kind = inert.get(cls)
                 if kind is None:
-                    kind = self._is_inert(value.__class__)
+                    kind = self._is_inert(cls)
                 if kind is True or (kind is _UNANNOTATED and getattr(value, "annotation", None) is None):
                     continue
-                new_node = self.visit(value)
+                method = visitors.get(cls, _MISSING)
+                if method is _MISSING:
+                    method = self._visitor(cls)
+                new_node = self.generic_visit(value) if method is None else method(self, value)
                 if new_node is None:
                     delattr(node, name)
                 elif new_node is not value:
                     setattr(node, name, new_node)
         return node
-
-
-class Visitor(_Dispatch):
-    """`ast.NodeVisitor`, faster (visitor methods looked up once per node class)."""
-
-    def generic_visit(self, node):
-        inert = self._inert
-        for child in children(node):
-            kind = inert.get(child.__class__)
-            if kind is None:
-                kind = self._is_inert(child.__class__)
-            if kind is True or (kind is _UNANNOTATED and getattr(child, "annotation", None) is None):
-                continue
-            self.visit(child)
 
 
 # What can hold statements: statements, `except` handlers and `match` cases (and modules).

@@ -16,6 +16,14 @@ import gast
 from refscript.pyct import gast_translation
 
 
+def _as_ast(node):
+    """`node` as a standard library tree (a copy if it is gast's: gast's classes are not the
+    standard library's, though `gast.AST` is `ast.AST`)."""
+    if type(node) is getattr(ast, type(node).__name__, None):
+        return node
+    return gast_translation.gast_to_ast(node)
+
+
 def unparse(node, backend: str = "ast") -> str:
     """Returns the source text of a `gast` or `ast` node (or list of statements).
 
@@ -24,9 +32,7 @@ def unparse(node, backend: str = "ast") -> str:
     """
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
-    if isinstance(node, gast.AST):
-        node = gast_translation.gast_to_ast(node)
-    node = ast.fix_missing_locations(node)
+    node = ast.fix_missing_locations(_as_ast(node))
     if backend == "ast":
         return ast.unparse(node)
     if backend == "astunparse":
@@ -45,7 +51,7 @@ def unparse_with_origins(node) -> tuple[str, tuple]:
     """
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
-    tree = ast.fix_missing_locations(gast_translation.gast_to_ast(node))
+    tree = ast.fix_missing_locations(_as_ast(node))
     source = ast.unparse(tree)
     origins = [None] * len(source.splitlines())
     produced = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.stmt)]

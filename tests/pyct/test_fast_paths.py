@@ -22,6 +22,7 @@ import pytest
 
 from refscript.errors import SourceUnavailableError
 from refscript.pyct import anno, gast_translation, parser, templates, traversal
+from refscript.pyct.analysis import activity
 
 ROOT = Path(__file__).resolve().parents[2]
 # Code to compare on: the converter's own tree code and the example kernels.
@@ -100,14 +101,58 @@ def test_copy_tree_is_deepcopy(trees):
                 assert anno.getanno(copied, anno.Basic.BOX_WRITES) is not writes
 
 
+# Every construct whose translation is not field for field (names, parameters, defs, handlers).
+_CONSTRUCTS = """
+import os.path as p, sys
+@decorator(1)
+def f(a, /, b: int = 1, *args: str, c, d=2, **kwargs) -> None:
+    global g
+    x: int = 1
+    y = z = lambda q, *r, s=3, **t: q
+    try:
+        pass
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{error!r:>10}") from error
+    except Exception:
+        pass
+    else:
+        del x
+    finally:
+        pass
+    with open(p) as (h, i), other():
+        [k async for k in j if k]
+    match y:
+        case [1, *rest] | {"k": rest}:
+            pass
+        case Point(x=0) as point if point:
+            pass
+    return (n := a[1:2, ::3]), *args
+
+class C(Base, metaclass=Meta):
+    def method(self):
+        nonlocal m
+        yield from self
+
+async def g():
+    async with a as b:
+        await b
+    async for c in d:
+        yield c
+"""
+
+
 def test_translations_are_gasts():
-    for path in SOURCES:
-        text = path.read_text()
+    for path in SOURCES + [None]:
+        text = path.read_text() if path is not None else _CONSTRUCTS
         tree = gast.parse(text)
-        assert _dump(gast_translation.parse(text)) == _dump(tree), path.name
-        assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), path.name
-        standard = ast.parse(text)
-        assert _dump(gast_translation.ast_to_gast(standard)) == _dump(gast.ast_to_gast(standard)), path.name
+        name = path.name if path is not None else "constructs"
+        assert _dump(gast_translation.parse(text)) == _dump(tree), name
+        assert _dump(gast_translation.gast_to_ast(tree)) == _dump(gast.gast_to_ast(tree)), name
+        in_place = gast_translation.gast_to_ast_in_place(copy.deepcopy(tree))
+        assert _dump(in_place) == _dump(gast.gast_to_ast(tree)), name
+        expected = _dump(gast.ast_to_gast(ast.parse(text)))
+        assert _dump(gast_translation.ast_to_gast(ast.parse(text))) == expected, name  # (parses used up)
+    assert _dump(ast.parse("x = y + 1")) == _dump(ast.parse("x = y + 1"))  # its shared Load, Add unchanged
 
 
 def test_template_replacements_are_moved_and_copied_when_placed_twice():
@@ -185,3 +230,141 @@ def test_parsed_positions_are_the_files():
         assert node.lineno == first and node.col_offset == len(lines[0]) - len(lines[0].lstrip())
         ret = node.body[0]
         assert lines[ret.lineno - first][ret.col_offset:].startswith(textwrap.dedent(lines[1]).split()[0])
+
+
+def test_translation_places_each_node_as_a_walk_after_it_would():
+    tree = gast.parse(_CONSTRUCTS)
+    for k, node in enumerate(gast.walk(tree)):
+        if k % 3 == 0 and "lineno" in node._attributes:
+            node.lineno = None
+
+    def locate(node, inherited):
+        if getattr(node, "lineno", None) is None:
+            node.lineno = inherited
+        return node.lineno + 1
+
+    def walk_after(node, inherited):
+        if node._attributes:
+            inherited = locate(node, inherited)
+        for child in ast.iter_child_nodes(node):
+            walk_after(child, inherited)
+
+    expected = gast.gast_to_ast(tree)
+    walk_after(expected, 100)
+    assert _dump(gast_translation.gast_to_ast(tree, locate=locate, inherited=100)) == _dump(expected)
+
+
+class _StandardReads(gast.NodeVisitor):
+    """`activity.reads` as a plain visitor: the reference its one-walk version is checked against."""
+
+    def __init__(self):
+        self.names = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, gast.Load):
+            self.names.add(node.id)
+
+    def visit_AugAssign(self, node):
+        self.names |= activity.target_names(node.target)
+        self.generic_visit(node)
+
+    def _nested(self, bound, parts):
+        inner = _StandardReads()
+        for part in parts:
+            inner.visit(part)
+        self.names |= inner.names - bound
+
+    def _visit_all(self, nodes):
+        for node in nodes:
+            if node is not None:
+                self.visit(node)
+
+    def visit_Lambda(self, node):
+        self._nested(activity._params(node.args), [node.body])
+        self._visit_all(node.args.defaults + node.args.kw_defaults)
+
+    def visit_FunctionDef(self, node):
+        self._nested(activity._params(node.args) | _standard_assigned(node.body), node.body)
+        self._visit_all(node.decorator_list + node.args.defaults + node.args.kw_defaults)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._nested(_standard_assigned(node.body), node.body)
+        self._visit_all(node.bases + node.decorator_list)
+
+    def visit_ListComp(self, node):
+        bound = set().union(*(activity.target_names(g.target) for g in node.generators))
+        elements = [node.key, node.value] if isinstance(node, gast.DictComp) else [node.elt]
+        self._nested(bound, elements + node.generators)
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+
+class _StandardAssigned(gast.NodeVisitor):
+    def __init__(self):
+        self.names = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (gast.Store, gast.Del)):
+            self.names.add(node.id)
+
+    def visit_FunctionDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.args.defaults:
+            self.visit(expr)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self.names.add(node.name)
+        for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+            self.visit(expr)
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_ListComp(self, node):
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.NamedExpr):
+                self.names |= activity.target_names(sub.target)
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_alias(self, node):
+        self.names.add((node.asname or node.name).split(".")[0])
+
+
+def _standard_assigned(stmts):
+    visitor = _StandardAssigned()
+    for stmt in stmts:
+        visitor.visit(stmt)
+    return visitor.names
+
+
+def test_activity_walks_are_plain_visitors(trees):
+    for name, tree in trees + [("constructs", gast.parse(_CONSTRUCTS))]:
+        memo = {}
+        for node in gast.walk(tree):
+            if isinstance(node, (gast.stmt, gast.expr, gast.excepthandler)):
+                expected = _StandardReads()
+                expected.visit(node)
+                assert activity.reads(node) == expected.names, (name, gast.dump(node)[:200])
+            if isinstance(node, (gast.stmt, gast.excepthandler)):
+                assert activity.assigned(node) == _standard_assigned([node]), name
+                assert activity.assigned(node, memo) == _standard_assigned([node]), name
+
+
+def test_activity_annotations_are_what_the_walks_give(trees):
+    for name, tree in trees:
+        for fn in [n for n in gast.walk(tree) if isinstance(n, gast.FunctionDef)]:
+            activity.analyze(fn)
+            for stmt in traversal.walk_statements(fn)[1:]:
+                if anno.hasanno(stmt, anno.Basic.ASSIGNED):
+                    assert anno.getanno(stmt, anno.Basic.ASSIGNED) == activity.assigned(stmt), name
+                if anno.hasanno(stmt, anno.Basic.MODIFIED):
+                    assert anno.getanno(stmt, anno.Basic.MODIFIED) == activity.modified(stmt), name
+                assert activity.annotated_assigned(stmt) == activity.assigned(stmt), name
+                assert activity.annotated_modified(stmt) == activity.modified(stmt), name
+            assert activity.annotated_assigned(fn.body) == activity.assigned(fn.body), name
+            assert activity.annotated_modified(fn.body) == activity.modified(fn.body), name

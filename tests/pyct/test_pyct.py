@@ -167,7 +167,7 @@ def test_loader_shares_globals_closure_and_defaults():
         return x + y + offset
 
     parsed = parser.parse_function(closure)
-    loaded = loader.load_function(parsed.node, closure, "rs", object())
+    loaded, _ = loader.load_function(parsed.node, closure, "rs", object())
     assert loaded(1) == 13
     assert loaded.__code__.co_filename == __file__
     offset = 20  # closures see later rebinding, as the original does

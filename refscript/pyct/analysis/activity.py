@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gast
 
-from refscript.pyct import traversal
+from refscript.pyct import anno, traversal
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 
@@ -44,62 +44,68 @@ def _all_targets(target):
 
 def reads(node) -> set[str]:
     """Returns the names `node` reads (loads), including free reads of nested scopes."""
-    visitor = _Reads()
-    if isinstance(node, list):
-        for n in node:
-            visitor.visit(n)
-    elif node is not None:
-        visitor.visit(node)
-    return visitor.names
+    names: set[str] = set()
+    for n in node if isinstance(node, list) else [node] if node is not None else []:
+        _add_reads(n, names)
+    return names
 
 
-class _Reads(traversal.Visitor):
-    def __init__(self):
-        self.names: set[str] = set()
+def _add_reads(node, names: set) -> None:
+    """Adds to `names` what `node` reads. One walk with a stack; a nested scope adds its free
+    reads (what it reads less what it binds), and its defaults and decorators, which the
+    enclosing scope evaluates."""
+    stack = [node]
+    pop = stack.pop
+    while stack:
+        current = pop()
+        cls = current.__class__
+        if cls is gast.Name:
+            if isinstance(current.ctx, gast.Load):
+                names.add(current.id)
+            continue
+        scope = _READ_SCOPES.get(cls)
+        if scope is not None:
+            stack += scope(current, names)
+            continue
+        if cls is gast.AugAssign:
+            names |= target_names(current.target)
+        stack += traversal.children(current)
 
-    def visit_Name(self, node):
-        if isinstance(node.ctx, gast.Load):
-            self.names.add(node.id)
 
-    def visit_AugAssign(self, node):
-        self.names |= target_names(node.target)
-        self.generic_visit(node)
+def _free_reads(names: set, bound: set, parts) -> None:
+    inner: set[str] = set()
+    for part in parts:
+        _add_reads(part, inner)
+    names |= inner - bound
 
-    def _nested(self, bound: set[str], children):
-        inner = _Reads()
-        for child in children:
-            inner.visit(child)
-        self.names |= inner.names - bound
 
-    def visit_Lambda(self, node):
-        self._nested(_params(node.args), [node.body])
-        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
-            self.visit(default)
+def _lambda_reads(node, names: set) -> list:
+    _free_reads(names, _params(node.args), [node.body])
+    return node.args.defaults + [d for d in node.args.kw_defaults if d]
 
-    def visit_FunctionDef(self, node):
-        bound = _params(node.args) | assigned(node.body)
-        self._nested(bound, node.body)
-        for expr in node.decorator_list + node.args.defaults + [d for d in node.args.kw_defaults if d]:
-            self.visit(expr)
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+def _function_reads(node, names: set) -> list:
+    _free_reads(names, _params(node.args) | assigned(node.body), node.body)
+    return node.decorator_list + node.args.defaults + [d for d in node.args.kw_defaults if d]
 
-    def visit_ClassDef(self, node):
-        self._nested(assigned(node.body), node.body)
-        for expr in node.bases + node.decorator_list:
-            self.visit(expr)
 
-    def _comprehension(self, node, elements):
-        bound = set().union(*(target_names(g.target) for g in node.generators))
-        self._nested(bound, elements + [g for g in node.generators])
+def _class_reads(node, names: set) -> list:
+    _free_reads(names, assigned(node.body), node.body)
+    return node.bases + node.decorator_list
 
-    def visit_ListComp(self, node):
-        self._comprehension(node, [node.elt])
 
-    visit_SetComp = visit_GeneratorExp = visit_ListComp
+def _comprehension_reads(node, names: set) -> list:
+    bound = set().union(*(target_names(g.target) for g in node.generators))
+    elements = [node.key, node.value] if isinstance(node, gast.DictComp) else [node.elt]
+    _free_reads(names, bound, elements + node.generators)
+    return []
 
-    def visit_DictComp(self, node):
-        self._comprehension(node, [node.key, node.value])
+
+_READ_SCOPES = {
+    gast.Lambda: _lambda_reads, gast.FunctionDef: _function_reads, gast.AsyncFunctionDef: _function_reads,
+    gast.ClassDef: _class_reads, gast.ListComp: _comprehension_reads, gast.SetComp: _comprehension_reads,
+    gast.GeneratorExp: _comprehension_reads, gast.DictComp: _comprehension_reads,
+}
 
 
 def _params(args: gast.arguments) -> set[str]:
@@ -129,61 +135,60 @@ def assigned(stmts, memo: dict | None = None) -> set[str]:
     asking again about a statement, or about one that contains it, does not walk it again: only
     for a tree whose statements are asked about before they change.
     """
-    visitor = _Assigned(memo)
+    names: set[str] = set()
     for stmt in stmts if isinstance(stmts, list) else [stmts]:
-        visitor.visit(stmt)
-    return visitor.names
+        names |= _assigned(stmt, memo)
+    return names
 
 
 # Nodes that are statements or hold statements: the units `memo`s remember.
 _STATEMENTS = (gast.stmt, gast.excepthandler, gast.match_case)
+_STATEMENT_CLASSES = frozenset(
+    cls for cls in vars(gast).values() if isinstance(cls, type) and issubclass(cls, _STATEMENTS))
+# What binds names in a way of its own: defs, classes, imports; lambdas and comprehensions,
+# scopes of their own.
+_BINDERS = frozenset({gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.alias, gast.Lambda,
+                      gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp})
 
 
-class _Assigned(traversal.Visitor):
-    def __init__(self, memo: dict | None = None):
-        self.names: set[str] = set()
-        self.memo = memo
-
-    def visit(self, node):
-        memo = self.memo
-        if memo is None or not isinstance(node, _STATEMENTS):
-            return traversal.Visitor.visit(self, node)
+def _assigned(node, memo: dict | None):
+    """The names `node` rebinds. One walk with a stack; with a `memo`, each statement inside is
+    asked about on its own (and remembered)."""
+    if memo is not None and isinstance(node, _STATEMENTS):
         entry = memo.get(id(node))
-        if entry is None or entry[0] is not node:
-            inner = _Assigned(memo)
-            traversal.Visitor.visit(inner, node)
-            entry = memo[id(node)] = (node, frozenset(inner.names))
-        self.names |= entry[1]
-
-    def visit_Name(self, node):
-        if isinstance(node.ctx, (gast.Store, gast.Del)):
-            self.names.add(node.id)
-
-    def visit_FunctionDef(self, node):
-        self.names.add(node.name)
-        for expr in node.decorator_list + node.args.defaults:
-            self.visit(expr)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node):
-        self.names.add(node.name)
-        for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
-            self.visit(expr)
-
-    def visit_Lambda(self, node):
-        pass
-
-    def visit_ListComp(self, node):
-        # Only walrus targets escape a comprehension.
-        for sub in traversal.walk(node):
-            if isinstance(sub, gast.NamedExpr):
-                self.names |= target_names(sub.target)
-
-    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
-
-    def visit_alias(self, node):
-        self.names.add((node.asname or node.name).split(".")[0])
+        if entry is not None and entry[0] is node:
+            return entry[1]
+    names = set()
+    stack = [node]
+    pop = stack.pop
+    statements = _STATEMENT_CLASSES if memo is not None else ()
+    while stack:
+        current = pop()
+        cls = current.__class__
+        if cls is gast.Name:
+            if isinstance(current.ctx, (gast.Store, gast.Del)):
+                names.add(current.id)
+        elif cls in statements and current is not node:
+            names |= _assigned(current, memo)
+        elif cls in _BINDERS:
+            if cls is gast.FunctionDef or cls is gast.AsyncFunctionDef:
+                names.add(current.name)  # its body is its own scope; the decorators and defaults run here
+                stack += current.decorator_list + current.args.defaults
+            elif cls is gast.ClassDef:
+                names.add(current.name)
+                stack += current.decorator_list + current.bases + [k.value for k in current.keywords]
+            elif cls is gast.alias:
+                names.add((current.asname or current.name).split(".")[0])
+            elif cls is not gast.Lambda:  # a comprehension: only walrus targets escape it
+                for sub in traversal.walk(current):
+                    if isinstance(sub, gast.NamedExpr):
+                        names |= target_names(sub.target)
+        else:
+            stack += traversal.children(current)
+    if memo is not None and isinstance(node, _STATEMENTS):
+        names = frozenset(names)
+        memo[id(node)] = (node, names)
+    return names
 
 
 def modified(stmts, memo: dict | None = None) -> set[str]:
@@ -234,3 +239,36 @@ def _nested_statements(node) -> list:
         if isinstance(value, list):
             found += value
     return found
+
+
+def analyze(fn: gast.FunctionDef) -> None:
+    """Annotates every statement in `fn` with the names it rebinds (`ASSIGNED`) and modifies by
+    subscript (`MODIFIED`): one walk, for the analyses and converters that ask about many
+    statements (and about the constructs around them) before the tree changes."""
+    assigned_by, modified_by = {}, {}
+    for stmt in fn.body:
+        _assigned(stmt, assigned_by)
+        _modified(stmt, modified_by)
+    for stmt, names in assigned_by.values():
+        anno.setanno(stmt, anno.Basic.ASSIGNED, names)
+    for stmt, names in modified_by.values():
+        anno.setanno(stmt, anno.Basic.MODIFIED, names)
+
+
+def annotated_assigned(stmts) -> set[str]:
+    """`assigned(stmts)`, read from the `ASSIGNED` annotations `analyze` left (computed for a
+    statement made since). Only for statements not changed since `analyze`."""
+    names: set[str] = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        found = anno.getanno(stmt, anno.Basic.ASSIGNED)
+        names |= found if found is not None else _assigned(stmt, None)
+    return names
+
+
+def annotated_modified(stmts) -> set[str]:
+    """`modified(stmts)`, read from the `MODIFIED` annotations: as `annotated_assigned`."""
+    names: set[str] = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        found = anno.getanno(stmt, anno.Basic.MODIFIED)
+        names |= found if found is not None else _modified(stmt, None)
+    return names

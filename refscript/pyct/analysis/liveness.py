@@ -10,7 +10,7 @@ from __future__ import annotations
 import gast
 
 from refscript.pyct import anno
-from refscript.pyct.analysis.activity import assigned, reads, target_names
+from refscript.pyct.analysis.activity import annotated_assigned, reads, target_names
 
 
 def analyze(fn: gast.FunctionDef) -> None:
@@ -41,7 +41,7 @@ class _Liveness:
     def assigned(self, node) -> set[str]:
         entry = self._assigned.get(id(node))
         if entry is None or entry[0] is not node:
-            entry = self._assigned[id(node)] = (node, frozenset(assigned(node)))
+            entry = self._assigned[id(node)] = (node, frozenset(annotated_assigned(node)))
         return set(entry[1])
 
     def live_before(self, stmts: list, live_after: set[str]) -> set[str]:
