@@ -45,9 +45,15 @@ def _target_names(target) -> list[str]:
     return []
 
 
+def _box_name(node) -> str | None:
+    """The box whose value `node` reads or writes (`offset_ref.value`: `offset_ref`), else None."""
+    if isinstance(node, gast.Attribute) and node.attr == "value" and isinstance(node.value, gast.Name):
+        return node.value.id
+    return None
+
+
 def _is_box_value(node) -> bool:
-    return (isinstance(node, gast.Attribute) and node.attr == "value" and isinstance(node.value, gast.Name)
-            and isinstance(node.ctx, gast.Store))
+    return _box_name(node) is not None and isinstance(node.ctx, gast.Store)
 
 
 def _binding(stmt, param: str):
@@ -212,10 +218,8 @@ _SCALING = (gast.Mult, gast.Div, gast.FloorDiv, gast.LShift, gast.RShift)
 
 def _box_value(node, boxes) -> str | None:
     """The box `node` reads or writes (`offset_ref.value`) if it is one of `boxes`, else None."""
-    if (isinstance(node, gast.Attribute) and node.attr == "value" and isinstance(node.value, gast.Name)
-            and node.value.id in boxes):
-        return node.value.id
-    return None
+    box = _box_name(node)
+    return box if box in boxes else None
 
 
 def _scales_tested_box(node: gast.While) -> bool:

@@ -49,11 +49,9 @@ def offset_chain(value) -> list:
         elif name == "sub" and _is_int(inputs[1]):
             value, offset = inputs[0], offset - int(inputs[1])
         elif name == "convert_element_type" and _widens(inputs[0], value):
-            pass
+            value = inputs[0]
         else:
             break
-        if name == "convert_element_type":
-            value = inputs[0]
     return chain
 
 

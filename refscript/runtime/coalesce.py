@@ -119,18 +119,13 @@ def canonical_part(part, size: int):
     """An index part as the element position it names (wrapped, clamped as JAX does)."""
     if isinstance(part, int):
         return part
-    if _in_bounds(part, size):
+    if bounds.within(part, 0, size - 1):
         return part  # needs no wrapping or clamping
     return jnp.clip(jnp.where(part < 0, part + size, part), 0, size - 1)
 
 
 def same_objects(a, b) -> bool:
     return all(x is y or (isinstance(x, int) and isinstance(y, int) and x == y) for x, y in zip(a, b))
-
-
-def _in_bounds(part, size: int) -> bool:
-    """Whether every value of the index part `part` lies in [0, size)."""
-    return bounds.within(part, 0, size - 1)
 
 
 def equal(a, b, shape, canonical_a=None):

@@ -118,10 +118,11 @@ def bounded_range(fn, bounds, *indices):
     known = session.loop_indices
     ranges = []
     for index in indices:
+        entry = known.get(id(index))
         if not is_tracer(index):
             ranges.append((index,))
-        elif id(index) in known and known[id(index)].index is index and known[id(index)].values is not None:
-            ranges.append(known[id(index)].values)
+        elif entry is not None and entry.index is index and entry.values is not None:
+            ranges.append(entry.values)
         else:
             return result
     if math.prod(len(r) for r in ranges) > BOUND_SEARCH_LIMIT:
