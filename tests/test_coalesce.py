@@ -62,7 +62,21 @@ def write_then_inner_loop(x):
     return y
 
 
-@pytest.mark.parametrize("fn", [same_element_twice, two_elements, write_then_slice, write_then_inner_loop])
+def read_back_around_inner_loop(x):
+    # Gram-Schmidt's shape: an element written, read back at once, then an inner loop.
+    y = x.copy()
+    z = np.zeros_like(x)
+    for i in range(1, x.shape[0]):
+        y[i] = y[i - 1] * 0.5 + x[i]
+        z[i] = y[i] * 2.0  # the element just written: forwarded, as the body runs a loop
+        for k in range(i):
+            y[k] += z[i] * 0.1
+            z[k] = z[k] + y[k]  # read back in the innermost body
+    return y, z
+
+
+@pytest.mark.parametrize("fn", [same_element_twice, two_elements, write_then_slice, write_then_inner_loop,
+                                read_back_around_inner_loop])
 def test_values_grads_vmap(fn, rng):
     x = rng.normal(size=6)
     check(fn, x)
@@ -76,7 +90,7 @@ def test_aliased_indices(rng):
         check(aliased_indices, x, idx)
 
 
-@pytest.mark.parametrize("fn", [same_element_twice, two_elements, write_then_slice])
+@pytest.mark.parametrize("fn", [same_element_twice, two_elements, write_then_slice, read_back_around_inner_loop])
 def test_coalescing_matches_the_uncoalesced_lowering(fn, rng):
     from refscript.runtime import coalesce
 
@@ -107,3 +121,26 @@ def test_one_update_per_iteration(rng):
         assert _updates_per_iteration(same_element_twice, rng.normal(size=6)) == 2
     finally:
         coalesce.ENABLED = True
+
+
+def _element_reads(fn, *args):
+    """The dynamic_slice ops (element and slice reads) of the primal (plain calls)."""
+    return jax.jit(refscript.jit(fn)).lower(*args).as_text().count("stablehlo.dynamic_slice")
+
+
+def test_read_back_forwarded_only_around_loops(rng):
+    # In a body that runs loops, `z[i] = y[i] * 2.0` after `y[i] = ...` takes the written
+    # value instead of reading y[i] again; the innermost body's `z[k] + y[k]` after
+    # `y[k] += ...` reads it back (an extra XLA:CPU thunk there costs more than a read).
+    from refscript.runtime import boxes
+
+    x = rng.normal(size=6)
+    forwarded = _element_reads(read_back_around_inner_loop, x)
+    boxes.FORWARDING_AROUND_LOOPS = False
+    try:
+        refscript.transpiler.clear_cache()
+        read_back = _element_reads(read_back_around_inner_loop, x)
+        check(read_back_around_inner_loop, x)  # values do not depend on it
+    finally:
+        boxes.FORWARDING_AROUND_LOOPS = True
+    assert forwarded == read_back - 1

@@ -33,6 +33,9 @@ from refscript.runtime.undefined import Undefined
 
 # Store-to-load forwarding (`Box._forwarded`); switched off only to measure what it saves.
 FORWARDING = True
+# Forwarding at a loop body's own level where the body runs loops of its own
+# (`tracing.Body.runs_loops`); switched off only to measure what it saves.
+FORWARDING_AROUND_LOOPS = True
 
 
 def is_array_like(value) -> bool:
@@ -206,10 +209,11 @@ class Box:
         current = session.bodies
         if len(current) < len(bodies) or any(a is not b for a, b in zip(bodies, current)):
             return None  # written in a branch or loop body that has ended
-        if stored and len(current) == len(bodies):
+        if stored and len(current) == len(bodies) and not (current and current[-1].runs_loops):
             # In the same body a stored value is not forwarded: XLA then keeps it alive
             # beside the updated array (jacobi_2d, whose next statement reads the slice
-            # it just wrote among others, ran 4x slower than the hand port).
+            # it just wrote among others, ran 4x slower than the hand port). A body
+            # that runs loops is the exception (`coalesce.read_item` says why).
             return None
         if any(body.loop_writes is not None and id(self) in body.loop_writes for body in current[len(bodies):]):
             return None  # a loop between writes the box: a later iteration sees other values

@@ -193,12 +193,27 @@ def read_item(box, index, location, forward: bool = False):
     buffer, pending = _buffered(box)
     if pending is None:
         return None
-    if not forward and buffer.depth == tracing.current().depth:
+    session = tracing.current()
+    if not forward and buffer.depth == session.depth:
         # At the iteration's own level a read does the buffered writes first, as the
         # uncoalesced program would: forwarding there made XLA:CPU run an insertion
-        # sort's inner loop 20x slower (its test reads the element just shifted).
+        # sort's inner loop 20x slower (its test reads the element just shifted). An
+        # innermost loop body is a handful of XLA:CPU thunks run per iteration, and
+        # one more of them can cost more than the read it saves: XLA:CPU runs a
+        # sequence of at most 8 thunks in order, and a longer one through its
+        # dataflow executor (jaxlib 0.10.2), which took Gram-Schmidt's inner loop
+        # with `R[k, j]` forwarded from 8 thunks to 9 and from 1.0x the hand port to
+        # 1.8x. A body that runs loops is not such a body, and there a read of the
+        # element just written gets the written value (the writes are still done):
+        # Gram-Schmidt's `Q[:, k] = a[:, k] / R[k, k]` after `R[k, k] = ...`, read
+        # back, let XLA fuse `a[:, k] * (1 / R[k, k])` into the write of Q after the
+        # inner loop, which then keeps two copies of `a` per column (1.35x the hand
+        # port; 1.0x forwarded).
+        last_index, last_value = pending[-1]
+        runs_loops = bool(session.bodies) and session.bodies[-1].runs_loops
+        element = element_index(box, index) if runs_loops else None
         flush(box)
-        return None
+        return last_value if element is not None and same_objects(last_index, element) else None
     element = element_index(box, index)
     if element is None:
         flush(box)

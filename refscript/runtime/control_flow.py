@@ -239,8 +239,10 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
     streaming element reads and writes where it can (`runtime/streaming.py`)."""
     _materialize(writes, location)
 
+    runs_loops = _runs_loops(body)
+
     def iteration(item):  # returns None, the loops' carry: the body works on the Refs
-        with tracing.traced_body(writes), coalesce.iteration():
+        with tracing.traced_body(writes, runs_loops), coalesce.iteration():
             _run_body(body, item, sequence.indices)
 
     def trace_loop():
@@ -254,6 +256,15 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location) -> None
             lax.fori_loop(0, sequence.length, lambda k, carry: iteration(sequence.item(k)), None)
 
     promotion.compiled_loop(trace_loop, location)
+
+
+def _runs_loops(body) -> bool:
+    """Whether a converted loop body runs loops itself (`tracing.Body.runs_loops`): it
+    calls `for_stmt` or `while_stmt` (passes/loops.py; the bodies of the loops it runs
+    are functions of their own, constants of its code)."""
+    code = getattr(body, "__code__", None)
+    return (boxes_module.FORWARDING_AROUND_LOOPS and code is not None
+            and ("for_stmt" in code.co_names or "while_stmt" in code.co_names))
 
 
 def _masked_loop(sequence: Sequence, body, writes, location: Location) -> None:
@@ -396,8 +407,10 @@ def _carried_while(test, body, writes, location: Location) -> None:
         with tracing.traced_body(), boxes_module.carried(boxes, carry):
             return _predicate(test(), location)
 
+    runs_loops = _runs_loops(body)
+
     def body_fun(carry):
-        with tracing.traced_body(writes), boxes_module.carried(boxes, carry) as values:
+        with tracing.traced_body(writes, runs_loops), boxes_module.carried(boxes, carry) as values:
             with coalesce.iteration():
                 body()
             return values()
@@ -425,8 +438,10 @@ def _predicate_carried_while(condition, test, body, writes, location: Location) 
     where some of them are not plain bound Refs (a variable first bound in the loop,
     an element promoted to a scalar), which `_carried_while` cannot carry."""
 
+    runs_loops = _runs_loops(body)
+
     def loop_body(go):
-        with tracing.traced_body(writes), coalesce.iteration():
+        with tracing.traced_body(writes, runs_loops), coalesce.iteration():
             body()
             return _predicate(test(), location)
 

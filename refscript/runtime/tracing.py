@@ -168,13 +168,14 @@ def loop_indices(entries):
 
 
 @contextlib.contextmanager
-def traced_body(loop_writes=None):
+def traced_body(loop_writes=None, runs_loops=False):
     """Marks that code runs inside a traced loop or branch body (one level deeper).
-    A loop body passes the boxes the loop writes (`loop_writes`); a branch, which runs
-    at most once each time the code around it runs, passes nothing."""
+    A loop body passes the boxes the loop writes (`loop_writes`), and whether it runs
+    loops of its own (`runs_loops`); a branch, which runs at most once each time the
+    code around it runs, passes nothing."""
     session = current()
     session.depth += 1
-    session.bodies.append(Body(None if loop_writes is None else frozenset(id(b) for b in loop_writes)))
+    session.bodies.append(Body(None if loop_writes is None else frozenset(id(b) for b in loop_writes), runs_loops))
     try:
         yield
     finally:
@@ -185,7 +186,10 @@ def traced_body(loop_writes=None):
 class Body:
     """A loop or branch body being traced (`traced_body`)."""
 
-    __slots__ = ("loop_writes",)
+    __slots__ = ("loop_writes", "runs_loops")
 
-    def __init__(self, loop_writes):
+    def __init__(self, loop_writes, runs_loops=False):
         self.loop_writes = loop_writes  # ids of the boxes a loop writes; None for a branch
+        # A loop body that runs loops itself: its own reads of what it just wrote are
+        # forwarded (`coalesce.read_item`, `Box._forwarded`).
+        self.runs_loops = runs_loops
