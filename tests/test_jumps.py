@@ -92,6 +92,42 @@ def early_return_accumulator(x):
     return -s
 
 
+def return_or_break(x):
+    for i in range(x.shape[0]):
+        if x[i] > 3.0:
+            return i, x[i]
+        if x[i] < 0:
+            break
+    return -1, x[0]
+
+
+def converging(x, tol):
+    # Power iteration's shape: variables first bound in the loop, read after the break.
+    lam = 0.0
+    for it in range(50):
+        v = 0.5 * (x + lam)
+        new_lam = np.sum(v * v) / np.sum(v)
+        if abs(new_lam - lam) < tol:
+            break
+        lam = new_lam
+    return new_lam, v, it + 1
+
+
+def converged_value(x):
+    lam, _, _ = converging(x, 1e-9)
+    return lam
+
+
+def break_in_inner_loop_of_scan(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] * 2.0
+            if x[i, j] < 0:
+                break
+    return out
+
+
 ARRAYS_1D = [
     np.array([1.0, 2.0, -1.0, 3.0]),
     np.array([1.0, 3.0, 0.5]),
@@ -174,3 +210,50 @@ def test_value_on_one_traced_path_and_none_on_another_is_explained():
         refscript.jit(returns_only_on_a_traced_path)(np.ones(2))
     assert "the return value" in str(info.value)
     assert "None on one path" in info.value.hint
+
+
+@pytest.mark.parametrize("x", ARRAYS_1D + [np.array([1.0, 4.0, -1.0]), np.array([1.0, -4.0, 5.0])],
+                         ids=lambda x: str(x.tolist()))
+def test_return_or_break(x):
+    if x.size:
+        check(return_or_break, x)
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-30, 10.0])  # a few iterations, all 50, the first
+def test_break_after_variables_first_bound_in_the_loop(tol, rng):
+    check(converging, np.abs(rng.normal(size=4)) + 0.5, tol)
+
+
+def test_gradient_through_a_converging_loop(rng):
+    check_grad(converged_value, np.abs(rng.normal(size=4)) + 0.5)
+    check_vmap(converged_value, np.abs(rng.normal(size=(3, 4))) + 0.5)
+
+
+def test_break_in_an_inner_loop(rng):
+    x = rng.normal(size=(4, 5))
+    check(break_in_inner_loop_of_scan, x)
+    check_vmap(break_in_inner_loop_of_scan, rng.normal(size=(3, 4, 5)))
+
+
+@pytest.mark.parametrize("fn, args", [
+    (sum_until_negative, (np.array([1.0, 2.0, -1.0, 3.0]),)),
+    (first_negative, (np.array([1.0, -2.0, 3.0]),)),
+    (converging, (np.array([1.0, 2.0]), 1e-6)),
+    (break_in_inner_loop_of_scan, (np.array([[1.0, -1.0, 2.0], [3.0, 4.0, -5.0]]),)),
+])
+def test_plain_calls_stop_at_the_break(fn, args):
+    # Without derivatives a `for` loop with a `break` (or `return`) is a while_loop that
+    # tests the flag: the iterations after it do not run. The lowering for derivatives
+    # keeps the fixed trip count (test_break_keeps_static_loops_differentiable).
+    from refscript.api import lowering_decisions
+    from refscript.runtime import control_flow
+
+    decisions = [what for _, what in lowering_decisions(fn, *args)]
+    assert "without derivatives: loop stops at its break (a while_loop)" in decisions
+    assert "while[" in str(jax.make_jaxpr(refscript.jit(fn))(*args))
+    control_flow.BREAKING_LOOPS = False
+    try:
+        refscript.transpiler.clear_cache()
+        assert "while[" not in str(jax.make_jaxpr(refscript.jit(fn))(*args))
+    finally:
+        control_flow.BREAKING_LOOPS = True

@@ -9,7 +9,9 @@
                                                 s += x[i]
 
 A `for` loop keeps its trip count (iterations after `break` do nothing, so a
-static-length loop stays differentiable); a `while` loop also tests the flag.
+static-length loop stays differentiable; the loop passes its flag to the
+runtime, which stops the loop there where no derivative is taken); a `while`
+loop also tests the flag.
 `continue` sets a flag reset at the start of each iteration. A loop's `else`
 runs only if the loop did not break. Each loop has its own flags, so a `break`
 in an inner loop leaves only that loop. Runs after the `return` converter.
@@ -21,7 +23,7 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.passes.jumps import FlagLowering, contains
-from refscript.pyct import templates, traversal
+from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis.activity import target_names
 
 
@@ -84,6 +86,8 @@ class _Loops(traversal.Transformer):
                 node.test = templates.replace_as_expression(
                     "not flag and test", origin=node.test, flag=flag, test=node.test
                 )
+            else:  # where no derivative is taken, the runtime can stop the loop at the break
+                anno.setanno(node, anno.Basic.BREAK_FLAGS, anno.getanno(node, anno.Basic.BREAK_FLAGS, []) + [flag])
             if node.orelse:
                 node.orelse = lowering.guard(node.orelse)
             before = templates.replace("flag = False", origin=node, flag=flag)

@@ -156,11 +156,13 @@ class LoopsPass(Converter):
         iterable = self._ranges(node.iter)
         if parallel.is_parallel(node):  # a prange loop the dependence analysis accepted
             return parallel.lower(self, node, body_name, body, iterable, writes_tuple(node)) + node.orelse
+        flags = anno.getanno(node, anno.Basic.BREAK_FLAGS)
+        broke = f", broke={flags[0]}" if flags and len(flags) == 1 else f", broke=({', '.join(flags)})" if flags else ""
         return templates.replace(
             f"""
             def body_name(param):
                 body
-            {self.rs}.for_stmt(iterable, body_name, writes=writes)
+            {self.rs}.for_stmt(iterable, body_name, writes=writes{broke})
             """,
             origin=node, body_name=body_name, param=param, body=body, iterable=iterable,
             writes=writes_tuple(node),

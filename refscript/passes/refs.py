@@ -163,6 +163,9 @@ class RefsPass:
             node.orelse = self._block(node.orelse, scope.derived(mapping))
         self._collectors.pop()
         anno.setanno(node, anno.Basic.BOX_WRITES, sorted(collector & existing))
+        flags = anno.getanno(node, anno.Basic.BREAK_FLAGS)
+        if flags:  # the boxes holding the flags now (the runtime is told of boxed ones only)
+            anno.setanno(node, anno.Basic.BREAK_FLAGS, [mapping[f] for f in flags if f in mapping])
 
         after = []
         live_out = anno.getanno(node, anno.Basic.LIVE_OUT, frozenset())

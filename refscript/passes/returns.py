@@ -26,7 +26,7 @@ import gast
 
 from refscript.passes.context import PassContext
 from refscript.passes.jumps import FlagLowering, contains
-from refscript.pyct import templates, traversal
+from refscript.pyct import anno, templates, traversal
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If, gast.Try, gast.With)
 
@@ -61,6 +61,8 @@ class _ReturnLowering(FlagLowering):
             loop.test = templates.replace_as_expression(
                 "not flag and test", origin=loop.test, flag=self.flag, test=loop.test
             )
+        else:  # as after a `break` (passes/break_continue.py)
+            anno.setanno(loop, anno.Basic.BREAK_FLAGS, [self.flag])
         if loop.orelse:
             loop.orelse = self.guard(loop.orelse)
         return [loop], True
