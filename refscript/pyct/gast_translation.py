@@ -26,10 +26,10 @@ import ast
 
 import gast
 
+from refscript.pyct import traversal
+
 _AST = ast.AST
 _MISSING = object()
-# Fields that hold only contexts and operators (`Load`, `Add`, the `ops` of a comparison).
-_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})
 _POSITIONS = ("lineno", "col_offset", "end_lineno", "end_col_offset")
 
 try:
@@ -94,8 +94,8 @@ class _Translator:
             special = _by_gast(None)  # a field to make up: gast's generic visit knows how
         fields = target._fields if target is not None else ()
         positions = tuple(a for a in _POSITIONS if a in cls._attributes and a in getattr(target, "_attributes", ()))
-        markers = tuple(field for field in fields if field in _MARKER_FIELDS)
-        spec = (target, tuple(field for field in fields if field not in _MARKER_FIELDS), markers,
+        markers = tuple(field for field in fields if field in traversal.MARKER_FIELDS)
+        spec = (target, tuple(field for field in fields if field not in traversal.MARKER_FIELDS), markers,
                 frozenset(fields + positions), bool(positions), special)
         self._specs[cls] = spec
         return spec

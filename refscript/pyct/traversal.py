@@ -109,7 +109,7 @@ def walk(node) -> list:
 
 # Fields that hold only contexts and operators (`Load`, `Add`, the `ops` of a comparison):
 # nodes without positions or children.
-_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})
+MARKER_FIELDS = frozenset({"ctx", "op", "ops"})
 _POSITIONED_FIELDS: dict = {}
 
 
@@ -119,7 +119,7 @@ def positioned_fields(cls) -> tuple:
     fields = _POSITIONED_FIELDS.get(cls)
     if fields is None:
         fields = _POSITIONED_FIELDS[cls] = tuple(
-            field for field in child_fields(cls) if field not in _MARKER_FIELDS)
+            field for field in child_fields(cls) if field not in MARKER_FIELDS)
     return fields
 
 
@@ -298,7 +298,7 @@ class Transformer:
         return node
 
 
-# The classes of contexts and operators, what `_MARKER_FIELDS` hold.
+# The classes of contexts and operators, what `MARKER_FIELDS` hold.
 _MARKER_CLASS_NAMES = tuple(
     cls.__name__ for cls in vars(gast).values()
     if isinstance(cls, type) and issubclass(cls, (gast.expr_context, gast.operator, gast.boolop, gast.unaryop, gast.cmpop)))
