@@ -109,11 +109,13 @@ def _convert(fn) -> Conversion:
         parsed = parser.parse_function(fn)
     node = parsed.node
     node.decorator_list = []
-    namer = naming.Namer.for_tree(node)
+    nodes = traversal.walk(node)  # the user's tree, for the namer and the allow-list
+    namer = naming.Namer.for_nodes(nodes)
     ctx = PassContext(parsed.filename, namer, namer.new(naming.RUNTIME_MODULE))
 
     # The passes, in order. Analyses read the user's tree; converters rewrite it.
-    unsupported.check(node, ctx)  # reject what cannot be converted before touching anything
+    # Reject what cannot be converted before touching anything.
+    unsupported.check(node, ctx, kinds={sub.__class__ for sub in nodes})
     parallel.check(node, ctx)  # prange loops, as written: a `break` there is an error, not a flag
     argument_writes = _argument_writes(node, ctx)
     for sub in traversal.walk_statements(node):

@@ -56,7 +56,7 @@ class _Loops(traversal.Transformer):
                 continue
             if isinstance(node, gast.Name) and node.id in names and isinstance(node.ctx, gast.Load):
                 return True
-            stack.extend(traversal.children(node))
+            stack.extend(traversal.children_but_markers(node))
         return False
 
     def visit_FunctionDef(self, node):

@@ -286,5 +286,5 @@ def _in_order(nodes, names: set[str]) -> list[str]:
                     order.append(sub.id)
                     if len(order) == len(names):
                         return order
-                found += traversal.children(sub)
+                found += traversal.children_but_markers(sub)
     return order + sorted(names - set(order))

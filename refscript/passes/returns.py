@@ -101,7 +101,7 @@ def _walk_function(fn):
         yield node
         if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             continue
-        stack.extend(traversal.children(node))
+        stack.extend(traversal.children_but_markers(node))
 
 
 def _common_tuple_width(returns):

@@ -35,16 +35,23 @@ _IN_CONSTRUCT = {
 }
 
 
-def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
-    """Raises `ConversionError` at the first construct of `fn` that refscript cannot convert."""
-    checker = _Checker(ctx)
+def check(fn: gast.FunctionDef, ctx: PassContext, kinds: set | None = None) -> None:
+    """Raises `ConversionError` at the first construct of `fn` that refscript cannot convert.
+
+    `kinds`, if given, are the classes of all the nodes in `fn` (the caller walked it): when
+    none of them is an expression or statement rejected wherever it stands, the search of
+    expressions and nested scopes for one is skipped (it would find nothing; most code has
+    none).
+    """
+    checker = _Checker(ctx, searches_expressions=kinds is None or not kinds.isdisjoint(_SEARCHED))
     checker._reject(fn, {gast.AsyncFunctionDef: _ANYWHERE[gast.AsyncFunctionDef]})
     checker.check_body(fn.body, in_construct=False, loop_targets=set())
 
 
 class _Checker:
-    def __init__(self, ctx: PassContext):
+    def __init__(self, ctx: PassContext, searches_expressions: bool = True):
         self.ctx = ctx
+        self.searches_expressions = searches_expressions
 
     def check_body(self, stmts, in_construct: bool, loop_targets: set[str]) -> None:
         for stmt in stmts:
@@ -55,7 +62,8 @@ class _Checker:
         if in_construct:
             self._reject(stmt, _IN_CONSTRUCT)
         if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
-            self._check_nested_scope(stmt)
+            if self.searches_expressions:
+                self._check_nested_scope(stmt)
             return
         self._check_targets(stmt, in_construct, loop_targets)
         if isinstance(stmt, _CONSTRUCTS):
@@ -73,6 +81,8 @@ class _Checker:
         self._check_expressions(stmt, in_construct)
 
     def _check_expressions(self, stmt, in_construct: bool) -> None:
+        if not self.searches_expressions:
+            return
         table = _EXPRESSIONS_IN_CONSTRUCT if in_construct else _EXPRESSIONS
         for node in _expressions_of(stmt):
             if node.__class__ in table:
@@ -130,14 +140,18 @@ _EXPRESSIONS = {k: v for k, v in _ANYWHERE.items() if issubclass(k, gast.expr)}
 _EXPRESSIONS_IN_CONSTRUCT = {**_EXPRESSIONS, gast.NamedExpr: _IN_CONSTRUCT[gast.NamedExpr]}
 
 
+# What `_check_expressions` and `_check_nested_scope` search for.
+_SEARCHED = frozenset(_EXPRESSIONS_IN_CONSTRUCT) | {gast.Nonlocal, gast.Global}
+
+
 def _expressions_of(stmt) -> list:
     """The expression nodes of `stmt` itself, not of the statements nested in it (depth first)."""
     found = []
-    stack = [c for c in traversal.children(stmt) if not isinstance(c, gast.stmt)]
+    stack = [c for c in traversal.children_but_markers(stmt) if not isinstance(c, gast.stmt)]
     while stack:
         node = stack.pop()
         if isinstance(node, gast.stmt):
             continue
         found.append(node)
-        stack += traversal.children(node)
+        stack += traversal.children_but_markers(node)
     return found

@@ -26,6 +26,8 @@ import ast
 
 import gast
 
+from refscript.pyct import traversal
+
 _AST = ast.AST
 _MISSING = object()
 _POSITIONS = ("lineno", "col_offset", "end_lineno", "end_col_offset")
@@ -53,10 +55,13 @@ def _copy_location(new_state: dict, old_node) -> None:
 class _Translator:
     """Translates trees into the classes of `target_module`; one instance per direction.
 
-    `_specs` maps a node class to `(target class, fields, kept, has_position, special)`: the
-    new node gets the target's `fields` (translated) and the positions the old one has (`kept`:
-    both), unless `special` (a function of the translator, its visit function, the node,
-    `locate` and the inherited position) makes it.
+    `_specs` maps a node class to `(target class, fields, markers, kept, has_position,
+    special)`: the new node gets the target's `fields` and `markers` (translated) and the
+    positions the old one has (`kept`: all three), unless `special` (a function of the
+    translator, its visit function, the node, `locate` and the inherited position) makes it.
+    `markers` are the fields that hold contexts and operators (`ctx`, `op`, `ops`), translated
+    by a look-up in `markers` (a source class: its one translation) rather than a visit: a
+    third of the nodes of ordinary code are contexts and operators.
     """
 
     def __init__(self, target_module, gast_visitor, specials: dict, absent: dict, in_place: bool):
@@ -71,6 +76,7 @@ class _Translator:
         self._specs: dict = {}
         self._gast_methods = _own_visitors(gast_visitor) if gast_visitor is not None else {}
         self._shared: dict = {}
+        self.markers: dict = {}  # a context or operator class: the one instance it becomes
         self._plain = None
         self._shim = None
 
@@ -88,7 +94,9 @@ class _Translator:
             special = _by_gast(None)  # a field to make up: gast's generic visit knows how
         fields = target._fields if target is not None else ()
         positions = tuple(a for a in _POSITIONS if a in cls._attributes and a in getattr(target, "_attributes", ()))
-        spec = (target, fields, frozenset(fields + positions), bool(positions), special)
+        markers = tuple(field for field in fields if field in traversal.MARKER_FIELDS)
+        spec = (target, tuple(field for field in fields if field not in traversal.MARKER_FIELDS), markers,
+                frozenset(fields + positions), bool(positions), special)
         self._specs[cls] = spec
         return spec
 
@@ -107,6 +115,7 @@ class _Translator:
         specs = self._specs
         absent = self.absent
         shared = self._shared
+        translated_markers = self.markers
         in_place = self.in_place
 
         def visit(node, inherited):
@@ -114,13 +123,15 @@ class _Translator:
             spec = specs.get(cls)
             if spec is None:
                 spec = self._spec(cls)
-            target, fields, kept, has_position, special = spec
+            target, fields, markers, kept, has_position, special = spec
             if special is not None:
                 return special(self, visit, node, locate, inherited)
             if not kept:  # contexts and operators: no fields, no positions
                 new = shared.get(target)
                 if new is None:
                     new = shared[target] = target()
+                if target is not None:
+                    translated_markers[cls] = new
                 return new
             state = node.__dict__
             if in_place:  # (what the other class lacks stays in the dict, unread)
@@ -151,6 +162,13 @@ class _Translator:
                     new_state[field] = [visit(item, inherited) if isinstance(item, _AST) else item for item in value]
                 elif isinstance(value, _AST):
                     new_state[field] = visit(value, inherited)
+            for field in markers:
+                value = new_state.get(field)
+                if value.__class__ is list:  # the operators of a comparison
+                    new_state[field] = [translated_markers.get(item.__class__) or visit(item, inherited)
+                                        for item in value]
+                elif isinstance(value, _AST):
+                    new_state[field] = translated_markers.get(value.__class__) or visit(value, inherited)
             return new
 
         return visit
@@ -231,6 +249,12 @@ def _visit_value(visit, value, inherited):
     return value
 
 
+def _marker(translator, visit, value, inherited):
+    """The translation of a context (or operator) `value`: `_visit_value`, with the look-up."""
+    translated = translator.markers.get(value.__class__)
+    return translated if translated is not None else _visit_value(visit, value, inherited)
+
+
 def _name_to_ast(translator, visit, node, locate, inherited):
     if translator.in_place:
         new = node
@@ -246,7 +270,7 @@ def _name_to_ast(translator, visit, node, locate, inherited):
         _copy_location(state, node)
     if locate is not None:
         inherited = locate(new, inherited)
-    state["ctx"] = _visit_value(visit, node.ctx, inherited)
+    state["ctx"] = _marker(translator, visit, node.ctx, inherited)
     return new
 
 
@@ -283,12 +307,17 @@ def _arguments_to_ast(translator, visit, node, locate, inherited):
 
 
 def _name_to_gast(translator, visit, node, locate, inherited):
-    new = gast.Name.__new__(gast.Name)
-    state = new.__dict__
-    state["id"] = node.id
-    state["ctx"] = _visit_value(visit, node.ctx, inherited)
+    if translator.in_place:  # (a parsed tree's names have all their positions)
+        new = node
+        new.__class__ = gast.Name
+        state = new.__dict__
+    else:
+        new = gast.Name.__new__(gast.Name)
+        state = new.__dict__
+        state["id"] = node.id
+        _copy_location(state, node)
+    state["ctx"] = _marker(translator, visit, node.ctx, inherited)
     state["annotation"] = state["type_comment"] = None
-    _copy_location(state, node)
     return new
 
 

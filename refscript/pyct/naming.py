@@ -26,8 +26,14 @@ class Namer:
 
     @classmethod
     def for_tree(cls, tree) -> "Namer":
+        """A namer for code in `tree`: the names the tree uses are taken."""
+        return cls.for_nodes(traversal.walk(tree))
+
+    @classmethod
+    def for_nodes(cls, nodes) -> "Namer":
+        """`for_tree(tree)`, given `traversal.walk(tree)`."""
         taken = set()
-        for node in traversal.walk(tree):
+        for node in nodes:
             kind = node.__class__
             if kind is gast.Name:
                 taken.add(node.id)

@@ -201,24 +201,24 @@ def _locate_all(node, filler) -> None:
 def _fill_positions(node, lineno: int, col: int) -> None:
     """Gives every node under `node` (itself included) that has no position the position
     `lineno`, `col`, zero wide. (A node has no position when its `lineno` is missing or None.)"""
-    stack = [node]
-    pop, push = stack.pop, stack.append
-    table = traversal._CHILD_FIELDS
-    while stack:
-        current = pop()
+    found = [node]
+    table = traversal._POSITIONED_FIELDS
+    # Contexts and operators are not visited (`positioned_fields`): they have no positions and
+    # no children, and they are a third of the nodes of ordinary code.
+    for current in found:
         state = current.__dict__
         if state.get("lineno") is None and "lineno" in current._attributes:
             current.lineno = current.end_lineno = lineno
             current.col_offset = current.end_col_offset = col
         fields = table.get(current.__class__)
         if fields is None:
-            fields = traversal.child_fields(current.__class__)
+            fields = traversal.positioned_fields(current.__class__)
         for field in fields:
             value = state.get(field)
             if isinstance(value, _AST):
-                push(value)
+                found.append(value)
             elif value.__class__ is list:
-                stack += [item for item in value if isinstance(item, _AST)]
+                found += [item for item in value if isinstance(item, _AST)]
 
 
 def replace_as_expression(template: str, origin=None, **replacements):

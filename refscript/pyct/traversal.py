@@ -65,20 +65,62 @@ def children(node) -> list:
     return out
 
 
+def children_but_markers(node) -> list:
+    """`children(node)` less the contexts and operators (`Load`, `Add`), which hold nothing: for
+    searches that never look for them."""
+    out = []
+    fields = _POSITIONED_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = positioned_fields(node.__class__)
+    if fields:
+        state = node.__dict__
+        for name in fields:
+            value = state.get(name, _MISSING)
+            if value is _MISSING:
+                value = getattr(node, name, None)
+            if isinstance(value, _AST):
+                out.append(value)
+            elif value.__class__ is list:
+                out += [item for item in value if isinstance(item, _AST)]
+    return out
+
+
 def walk(node) -> list:
     """Every node under `node` (itself included), in the order of `ast.walk`."""
     found = [node]
-    position = 0
     table = _CHILD_FIELDS
-    while position < len(found):
-        current = found[position]
-        position += 1
+    for current in found:  # breadth first: the list grows as it is read
         fields = table.get(current.__class__)
         if fields is None:
             fields = child_fields(current.__class__)
         if fields:
-            found += children(current)
+            # `children(current)`, inline: walks run over whole trees, a call per node shows.
+            # (A field missing from the dict is missing from the node: no class gives one a
+            # node or list by default.)
+            state = current.__dict__
+            for name in fields:
+                value = state.get(name)
+                if isinstance(value, _AST):
+                    found.append(value)
+                elif value.__class__ is list:
+                    found += [item for item in value if isinstance(item, _AST)]
     return found
+
+
+# Fields that hold only contexts and operators (`Load`, `Add`, the `ops` of a comparison):
+# nodes without positions or children.
+MARKER_FIELDS = frozenset({"ctx", "op", "ops"})
+_POSITIONED_FIELDS: dict = {}
+
+
+def positioned_fields(cls) -> tuple:
+    """The fields of the node class `cls` that may hold nodes with positions or with children of
+    their own: `child_fields(cls)` less those holding only contexts and operators."""
+    fields = _POSITIONED_FIELDS.get(cls)
+    if fields is None:
+        fields = _POSITIONED_FIELDS[cls] = tuple(
+            field for field in child_fields(cls) if field not in MARKER_FIELDS)
+    return fields
 
 
 # The fields that hold statements (or `except` handlers, `match` cases).
@@ -131,20 +173,28 @@ class Transformer:
     The generic visit dispatches children itself, without calling `visit`, and skips those
     that are *inert*, whose visit would do nothing: without a visitor for their class,
     contexts and operators (`Load`, `Add`: no fields), constants (no nodes inside), and names
-    without an annotation (only parameters have one) if their contexts are inert.
+    without an annotation (only parameters have one) if their contexts are inert. A
+    transformer without a visitor for any context or operator does not even read the fields
+    that hold them (`positioned_fields`).
 
     With `statements_only = True`, `generic_visit` leaves expressions (and the other parts of
-    statements that cannot hold statements) alone: for passes with no visitor for them.
+    statements that cannot hold statements) alone: for passes with no visitor for them. Then
+    statements that hold none (`x = y`) are inert too.
     """
 
     statements_only = False
     _visitors: dict
     _inert: dict
+    _fields: dict  # a node class: the fields its generic visit reads (made by `_fields_of`)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._visitors = {}
         cls._inert = {}
+        visits_markers = any(getattr(cls, "visit_" + name, None) is not None for name in _MARKER_CLASS_NAMES)
+        cls._fields, cls._fields_of = (
+            (_CHILD_FIELDS, staticmethod(child_fields)) if visits_markers
+            else (_POSITIONED_FIELDS, staticmethod(positioned_fields)))
 
     def visit(self, node):
         method = self._visitors.get(node.__class__, _MISSING)
@@ -167,6 +217,8 @@ class Transformer:
             if cls is gast.Name and not visited and all(
                     self._is_inert(ctx) for ctx in (gast.Load, gast.Store, gast.Del, gast.Param)):
                 inert = _UNANNOTATED
+            elif self.statements_only:  # nothing to visit in what holds no statements
+                inert = not visited and not _statement_fields(cls)
             else:
                 inert = not visited and (not cls._fields or cls is gast.Constant)
             self._inert[cls] = inert
@@ -181,9 +233,9 @@ class Transformer:
             if fields is None:
                 fields = _statement_fields(node.__class__)
         else:
-            fields = _CHILD_FIELDS.get(node.__class__)
+            fields = self._fields.get(node.__class__)
             if fields is None:
-                fields = child_fields(node.__class__)
+                fields = self._fields_of(node.__class__)
         inert = self._inert
         visitors = self._visitors
         state = node.__dict__
@@ -194,30 +246,38 @@ class Transformer:
                 if value is _MISSING:
                     continue
             if value.__class__ is list:
-                new_values = []
-                for item in value:
-                    if isinstance(item, _AST):
-                        if statements_only and not isinstance(item, _STATEMENT_HOLDERS):
+                new_values = None  # made at the first change: most lists stay as they are
+                for index, item in enumerate(value):
+                    if not isinstance(item, _AST) or (statements_only and not isinstance(item, _STATEMENT_HOLDERS)):
+                        if new_values is not None:
                             new_values.append(item)
-                            continue
-                        cls = item.__class__
-                        kind = inert.get(cls)
-                        if kind is None:
-                            kind = self._is_inert(cls)
-                        if kind is True or (kind is _UNANNOTATED and getattr(item, "annotation", None) is None):
+                        continue
+                    cls = item.__class__
+                    kind = inert.get(cls)
+                    if kind is None:
+                        kind = self._is_inert(cls)
+                    if kind is True or (kind is _UNANNOTATED and getattr(item, "annotation", None) is None):
+                        if new_values is not None:
                             new_values.append(item)
-                            continue
-                        method = visitors.get(cls, _MISSING)
-                        if method is _MISSING:
-                            method = self._visitor(cls)
-                        item = self.generic_visit(item) if method is None else method(self, item)
-                        if item is None:
-                            continue
-                        if not isinstance(item, _AST):
-                            new_values.extend(item)
-                            continue
-                    new_values.append(item)
-                value[:] = new_values
+                        continue
+                    method = visitors.get(cls, _MISSING)
+                    if method is _MISSING:
+                        method = self._visitor(cls)
+                    result = self.generic_visit(item) if method is None else method(self, item)
+                    if result is item:
+                        if new_values is not None:
+                            new_values.append(item)
+                        continue
+                    if new_values is None:
+                        new_values = value[:index]
+                    if result is None:
+                        continue
+                    if isinstance(result, _AST):
+                        new_values.append(result)
+                    else:
+                        new_values.extend(result)
+                if new_values is not None:
+                    value[:] = new_values
             elif isinstance(value, _AST):
                 if statements_only:
                     continue  # statements are only ever in lists
@@ -236,6 +296,12 @@ class Transformer:
                 elif new_node is not value:
                     setattr(node, name, new_node)
         return node
+
+
+# The classes of contexts and operators, what `MARKER_FIELDS` hold.
+_MARKER_CLASS_NAMES = tuple(
+    cls.__name__ for cls in vars(gast).values()
+    if isinstance(cls, type) and issubclass(cls, (gast.expr_context, gast.operator, gast.boolop, gast.unaryop, gast.cmpop)))
 
 
 # What can hold statements: statements, `except` handlers and `match` cases (and modules).

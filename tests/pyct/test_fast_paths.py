@@ -21,7 +21,7 @@ import gast
 import pytest
 
 from refscript.errors import SourceUnavailableError
-from refscript.pyct import anno, gast_translation, parser, templates, traversal
+from refscript.pyct import anno, gast_translation, naming, parser, templates, traversal
 from refscript.pyct.analysis import activity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,16 @@ def test_walk_and_children_are_the_standard_ones(trees):
         assert traversal.walk(tree) == list(ast.walk(tree)), name
         for node in traversal.walk(tree)[:300]:
             assert traversal.children(node) == list(ast.iter_child_nodes(node)), name
+
+
+_MARKERS = (gast.expr_context, gast.operator, gast.boolop, gast.unaryop, gast.cmpop)
+
+
+def test_children_but_markers_are_children_less_contexts_and_operators(trees):
+    for name, tree in trees:
+        for node in traversal.walk(tree)[:300]:
+            expected = [c for c in ast.iter_child_nodes(node) if not isinstance(c, _MARKERS)]
+            assert traversal.children_but_markers(node) == expected, name
 
 
 def test_walk_statements_is_walk_without_the_expressions(trees):
@@ -82,6 +92,55 @@ def test_transformer_is_node_transformer(trees):
         expected = _Standard().visit(copy.deepcopy(tree))
         got = _Fast().visit(copy.deepcopy(tree))
         assert _dump(got) == _dump(expected), name
+
+
+class _CountsContexts:
+    """Visits contexts (which transformers without such a visitor skip): each is counted."""
+
+    def __init__(self):
+        self.count = 0
+
+    def visit_Store(self, node):
+        self.count += 1
+        return node
+
+
+class _StandardCounts(_CountsContexts, gast.NodeTransformer):
+    pass
+
+
+class _FastCounts(_CountsContexts, traversal.Transformer):
+    pass
+
+
+def test_transformer_visits_contexts_when_it_has_a_visitor_for_them(trees):
+    total = 0
+    for name, tree in trees[:5]:
+        expected, got = _StandardCounts(), _FastCounts()
+        expected.visit(copy.deepcopy(tree))
+        got.visit(copy.deepcopy(tree))
+        assert got.count == expected.count, name
+        total += got.count
+    assert total > 0
+
+
+class _StatementsOnly(traversal.Transformer):
+    statements_only = True
+
+    def visit_Pass(self, node):
+        return gast.copy_location(gast.Expr(gast.Constant(None, None)), node)
+
+
+def test_statements_only_transformer_reaches_statements_in_every_block():
+    tree = gast.parse("x = 1\nfor i in y:\n    pass\nelse:\n    if c:\n        pass\n"
+                      "try:\n    pass\nexcept E:\n    pass\nfinally:\n    pass")
+    _StatementsOnly().visit(tree)
+    assert not any(isinstance(n, gast.Pass) for n in gast.walk(tree))
+
+
+def test_namer_for_nodes_is_for_tree(trees):
+    for name, tree in trees:
+        assert naming.Namer.for_nodes(traversal.walk(tree))._taken == naming.Namer.for_tree(tree)._taken, name
 
 
 def test_copy_tree_is_deepcopy(trees):
@@ -368,3 +427,31 @@ def test_activity_annotations_are_what_the_walks_give(trees):
                 assert activity.annotated_modified(stmt) == activity.modified(stmt), name
             assert activity.annotated_assigned(fn.body) == activity.assigned(fn.body), name
             assert activity.annotated_modified(fn.body) == activity.modified(fn.body), name
+
+
+_REJECTED = [
+    "def f(x):\n    def g():\n        yield x\n    return g",
+    "def f(x):\n    for i in x:\n        if (y := i):\n            pass",
+    "def f(x):\n    def g():\n        nonlocal x\n    return x",
+    "def f(x):\n    return [(yield) for i in x]",
+    "def f(x):\n    y = x\n    return y  # nothing to reject",
+]
+
+
+@pytest.mark.parametrize("source", _REJECTED)
+def test_allow_list_given_the_kinds_rejects_what_it_rejects_without(source):
+    from refscript.errors import ConversionError
+    from refscript.passes import unsupported
+    from refscript.passes.context import PassContext
+
+    def outcome(kinds):
+        fn = gast.parse(source).body[0]
+        ctx = PassContext("f.py", naming.Namer.for_tree(fn), "rs")
+        try:
+            unsupported.check(fn, ctx, kinds={sub.__class__ for sub in traversal.walk(fn)} if kinds else None)
+        except ConversionError as error:
+            return str(error), error.location
+        return None
+
+    assert outcome(kinds=True) == outcome(kinds=False)
+    assert (outcome(kinds=True) is None) == ("nothing to reject" in source)

@@ -69,7 +69,7 @@ def _add_reads(node, names: set) -> None:
             continue
         if cls is gast.AugAssign:
             names |= target_names(current.target)
-        stack += traversal.children(current)
+        stack += traversal.children_but_markers(current)
 
 
 def _free_reads(names: set, bound: set, parts) -> None:
@@ -184,7 +184,7 @@ def _assigned(node, memo: dict | None):
                     if isinstance(sub, gast.NamedExpr):
                         names |= target_names(sub.target)
         else:
-            stack += traversal.children(current)
+            stack += traversal.children_but_markers(current)
     if memo is not None and isinstance(node, _STATEMENTS):
         names = frozenset(names)
         memo[id(node)] = (node, names)
