@@ -259,7 +259,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location, broke=N
         session = tracing.current()
         if broke is not None and session.forward_only and BREAKING_LOOPS:
             session.note_forward_only_choice(location, "loop stops at its break (a while_loop)")
-            _breaking_loop(sequence, body, writes, broke, runs_loops)
+            _breaking_loop(sequence, body, writes, broke, location)
         elif _is_static(sequence.length):
             names = streaming.box_names(body, writes)
             streaming.compiled_loop(sequence.length, lambda k: iteration(sequence.item(k)), names, location)
@@ -272,59 +272,29 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location, broke=N
     promotion.compiled_loop(trace_loop, location)
 
 
-def _breaking_loop(sequence: Sequence, body, writes, broke, runs_loops: bool) -> None:
-    """A `for` loop with a `break`, as a `while_loop` that also tests the loop's flag:
-    the iterations after the break are not run, as a hand port's `while_loop` stops
-    (Newton's square root in `range(100_000)`, converging in 6 steps: 0.26 ms with
-    the fixed trip count, 0.017 ms this way; CPU). Only without derivatives: reverse mode
-    needs the fixed trip count. What the body writes is carried where it can be
-    (`_carried_while`), else the body computes whether to go on and carries that
-    (`_predicate_carried_while`)."""
+def _breaking_loop(sequence: Sequence, body, writes, broke, location: Location) -> None:
+    """A `for` loop with a `break`, as a `while` loop that also tests the loop's flags,
+    counting in a box of its own: the iterations after the break are not run, as a
+    hand port's `while_loop` stops (Newton's square root in `range(100_000)`,
+    converging in 6 steps: 0.26 ms with the fixed trip count, 0.017 ms this way;
+    CPU). Only without derivatives: reverse mode needs the fixed trip count."""
     length = sequence.length
-    session = tracing.current()
-
-    def iteration(k):
-        with coalesce.iteration():
-            _run_body(body, sequence.item(k), sequence.indices)
-
+    counter = boxes_module.box(jnp.zeros((), jnp.asarray(length).dtype), "the loop counter")
+    counter.materialize(location)
     flags = broke if isinstance(broke, tuple) else (broke,)
 
-    def going_on(k):
-        go = k < length
+    def test():
+        go = counter.value < length
         for flag in flags:
-            go = go & ~_predicate(flag.value, None)
+            go = go & ~_predicate(flag.value, location)
         return go
 
-    first = jnp.zeros((), jnp.asarray(length).dtype)
-    session.in_while += 1
-    try:
-        if all(b.ref is not None and not session.promoted.get(id(b)) for b in writes):
-            boxes = sorted(writes, key=_carry_rank)
+    def step():
+        k = counter.value
+        counter.value = k + 1
+        _run_body(body, sequence.item(k), sequence.indices)
 
-            def cond_fun(carry):
-                k, values = carry
-                with tracing.traced_body(), boxes_module.carried(boxes, values):
-                    return going_on(k)
-
-            def body_fun(carry):
-                k, values = carry
-                with tracing.traced_body(writes, runs_loops), boxes_module.carried(boxes, values) as read:
-                    iteration(k)
-                    return k + 1, read()
-
-            _, final = lax.while_loop(cond_fun, body_fun, (first, [b.value for b in boxes]))
-            for b, value in zip(boxes, final):
-                boxes_module.store(b, value)
-        else:
-            def loop_body(carry):
-                k, _ = carry
-                with tracing.traced_body(writes, runs_loops):
-                    iteration(k)
-                    return k + 1, going_on(k + 1)
-
-            lax.while_loop(lambda carry: carry[1], loop_body, (first, going_on(first)))
-    finally:
-        session.in_while -= 1
+    _while_loop(test(), test, step, (*writes, counter), location, _runs_loops(body))
 
 
 def _runs_loops(body) -> bool:
@@ -454,19 +424,23 @@ def _python_while(condition, test, body, location: Location) -> None:
 def _compiled_while(condition, test, body, writes, location: Location) -> None:
     _materialize(writes, location)
 
-    def trace_loop():
-        session = tracing.current()
-        if all(b.ref is not None and not session.promoted.get(id(b)) for b in writes):
-            _carried_while(test, body, writes, location)
-        else:
-            _predicate_carried_while(condition, test, body, writes, location)
-
-    promotion.compiled_loop(trace_loop, location)
+    runs_loops = _runs_loops(body)
+    promotion.compiled_loop(lambda: _while_loop(condition, test, body, writes, location, runs_loops), location)
     tracing.current().note_dynamic_loop(location, "while")
     _guard_reverse_mode(writes, location, "while")
 
 
-def _carried_while(test, body, writes, location: Location) -> None:
+def _while_loop(condition, test, body, writes, location: Location, runs_loops: bool) -> None:
+    """A `lax.while_loop` running `body()` while `test()` holds (`condition`: its value
+    before the loop), over the Refs of `writes`."""
+    session = tracing.current()
+    if all(b.ref is not None and not session.promoted.get(id(b)) for b in writes):
+        _carried_while(test, body, writes, location, runs_loops)
+    else:
+        _predicate_carried_while(condition, test, body, writes, location, runs_loops)
+
+
+def _carried_while(test, body, writes, location: Location, runs_loops: bool) -> None:
     """The `while_loop` of a hand port: what the body writes is carried, and `cond_fun`
     computes the test from the carry. (A `cond_fun` reading the Refs would see stale
     values; carrying the test's value instead costs a loop like Mandelbrot's 16%.)"""
@@ -475,8 +449,6 @@ def _carried_while(test, body, writes, location: Location) -> None:
     def cond_fun(carry):
         with tracing.traced_body(), boxes_module.carried(boxes, carry):
             return _predicate(test(), location)
-
-    runs_loops = _runs_loops(body)
 
     def body_fun(carry):
         with tracing.traced_body(writes, runs_loops), boxes_module.carried(boxes, carry) as values:
@@ -502,12 +474,10 @@ def _carry_rank(box) -> int:
     return {"c": 0, "f": 0, "i": 1, "u": 1, "b": 2}.get(kind, 1)
 
 
-def _predicate_carried_while(condition, test, body, writes, location: Location) -> None:
+def _predicate_carried_while(condition, test, body, writes, location: Location, runs_loops: bool) -> None:
     """A `while_loop` over the Refs, its body computing the next test and carrying it:
     where some of them are not plain bound Refs (a variable first bound in the loop,
     an element promoted to a scalar), which `_carried_while` cannot carry."""
-
-    runs_loops = _runs_loops(body)
 
     def loop_body(go):
         with tracing.traced_body(writes, runs_loops), coalesce.iteration():
