@@ -1,9 +1,9 @@
 """Timing helpers shared by the benchmark scripts: interleaved rounds, medians, the machine's description.
 
 Speed claims in this project are ratios of medians of interleaved runs made in
-one process: every round calls each implementation once (in an order that
-rotates from round to round), so drift in the machine's load hits all of them
-alike.
+one process: every round calls each implementation once, in an order shuffled
+from round to round, so drift in the machine's load hits all of them alike, and
+so does whatever a call leaves behind for the next one (caches filled or flushed).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import gc
 import math
 import os
 import platform
+import random
 import statistics
 import time
 from typing import Any, Callable
@@ -64,15 +65,20 @@ def interleaved(candidates: dict[str, Timed], budget_s: float, min_rounds: int, 
     """Returns {name: [seconds per call, one per round]} from rounds that call every candidate once.
 
     Rounds continue until `max_rounds`, or until `budget_s` seconds have passed and at least
-    `min_rounds` rounds have run. The order of the candidates rotates from round to round.
+    `min_rounds` rounds have run. Each round calls the candidates in a new random order (the
+    same orders every run): a rotating order keeps who runs after whom, and what runs before
+    a candidate changes its time. In `benchmarks/kernels.py` with the order rotating, the
+    candidate after NumPy (which sweeps large arrays) ran `jacobi_2d` 7% slower, and a second
+    copy of the hand port after the first one 6% faster, than the hand port itself, though
+    all three compile to the same program.
     """
     names = list(candidates)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    order = random.Random(0)
     start = time.perf_counter()
     rounds = 0
     while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < budget_s):
-        shift = rounds % len(names) if names else 0
-        for name in names[shift:] + names[:shift]:
+        for name in order.sample(names, len(names)):
             samples[name].append(_sample(candidates[name]))
         rounds += 1
     return samples

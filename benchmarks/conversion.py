@@ -10,7 +10,7 @@ For every kernel of examples/kernels, two measurements:
   takes before any tracing. The generated source *text* (`converted_source`,
   `refscript.show`) is made on first use, not here; the column *with text*
   times the conversion with that text. Rounds convert every kernel once, in an
-  order that rotates; each sample averages enough conversions to last a few
+  order shuffled per round; each sample averages enough conversions to last a few
   milliseconds.
 - **first call**: `refscript.jit(fn)(*inputs)` made from scratch (conversion,
   tracing, discharging the Refs, XLA compilation, one run), against the first
@@ -18,7 +18,7 @@ For every kernel of examples/kernels, two measurements:
   of lax loops; tracing, compilation, one run). Each sample starts with
   `jax.clear_caches()` and an empty conversion cache and makes a new
   `refscript.jit` / `jax.jit` object, so every sample pays the full first-call
-  cost; rounds alternate refscript and the port (rotating which goes first)
+  cost; rounds call refscript and the port (in a shuffled order)
   until the kernel's budget is spent. Inputs are `make_inputs(n)` at the small
   size of benchmarks/kernels.py (float64, JAX arrays on the device).
 
@@ -239,13 +239,13 @@ def markdown(rows, machine, command, chart_note) -> str:
         "its cache: reading the source, the passes, compiling the generated Python), which `refscript.jit(fn)` "
         "runs before any tracing. The text of the generated source (`refscript.converted_source`, "
         "`refscript.show`) is made on first use; *with text* times the conversion with it. Rounds convert every "
-        "kernel once, in a rotating order; each sample averages enough conversions to last "
+        "kernel once, in an order shuffled per round; each sample averages enough conversions to last "
         "about 20 ms.",
         "- **first call**: `refscript.jit(fn)(*inputs)` from scratch (conversion, tracing, discharging the Refs, "
         "XLA compilation and one run), against the first call of the kernel's hand-written port in "
         "[benchmarks/hand_jax.py](../benchmarks/hand_jax.py) (a new `jax.jit` of lax loops: tracing, compilation "
         "and one run). Every sample starts from `jax.clear_caches()` and an empty conversion cache with a new "
-        "`refscript.jit` / `jax.jit` object; rounds alternate the two (rotating which goes first). Inputs: "
+        "`refscript.jit` / `jax.jit` object; rounds call the two in a shuffled order. Inputs: "
         "`make_inputs(n)` at the small size of [benchmarks.md](benchmarks.md), float64, JAX arrays.",
         "",
         "Both results are checked against the plain NumPy call before timing. Times are medians over rounds, "

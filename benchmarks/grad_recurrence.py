@@ -18,7 +18,7 @@ Implementations, each under `jax.jit`:
 
 Forward: `f(b)`; gradient: `jax.grad(lambda b: f(b).sum())(b)`. Every
 implementation's values and gradients are first compared with `lax.scan`'s.
-Then rounds call each implementation once, in an order that rotates from round
+Then rounds call each implementation once, in an order shuffled from round
 to round, until the budget of the size is spent; a sample averages enough calls
 to last ~20 ms. Tables give medians and ratios of medians. An implementation
 whose gradient is quadratic is skipped at a size where one call would take more

@@ -17,7 +17,7 @@ float64, JAX's 64-bit mode on) and runs, side by side:
 Every implementation's result, and every array its call writes into, is first
 compared with NumPy's (floats to rtol 1e-8, integers exactly); one that differs
 or fails is reported and not timed. Then rounds call every implementation once,
-in an order that rotates from round to round, until the time budget of that
+in an order shuffled from round to round, until the time budget of that
 kernel and size is spent; each sample averages enough calls to last a few
 milliseconds. The tables give medians, and ratios of medians.
 
@@ -451,7 +451,7 @@ def markdown(rows, machine, command, chart_note):
         "Before timing, every implementation's result and every array it writes into are compared with "
         "NumPy's (floats to rtol 1e-8, integers exactly); one that differs or fails is not timed and the "
         "reason is listed below the tables. Timing interleaves the implementations (each round calls each one "
-        "once, in a rotating order; a sample averages enough calls to last a few milliseconds) until the "
+        "once, in an order shuffled per round; a sample averages enough calls to last a few milliseconds) until the "
         "kernel's time budget is spent. Times are medians over rounds; ratios are ratios of medians. "
         "*refscript / hand JAX* below 1 means refscript is faster; *speedup* is NumPy's time over "
         "refscript's. *1st call* is refscript's first call at that size (tracing and XLA compilation).",

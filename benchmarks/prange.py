@@ -21,7 +21,7 @@ the `range` loop; and `numba.njit(parallel=True)` with `numba.prange`. Numba
 runs only if it is installed. Float64 throughout (JAX's 64-bit mode).
 
 Every implementation's result is first compared with NumPy's (rtol 1e-9); then
-rounds call every implementation once, in an order that rotates from round to
+rounds call every implementation once, in an order shuffled from round to
 round, until the budget of the kernel is spent (each sample averages enough
 calls to last ~20 ms). Tables give medians and ratios of medians. Compiled
 functions are called warm (after a first call that traces and compiles), on
@@ -38,6 +38,7 @@ import argparse
 import gc
 import math
 import os
+import random
 import platform
 import statistics
 import sys
@@ -287,14 +288,14 @@ def _calls_per_sample(fn, sample_s: float) -> int:
 
 def interleaved(candidates: dict, budget_s: float, min_rounds: int = 5, max_rounds: int = 200) -> dict:
     """Returns {name: [seconds per call, one per round]}; each round calls every candidate,
-    in an order that rotates from round to round."""
+    in an order shuffled from round to round."""
     repeats = {name: _calls_per_sample(fn, 0.02) for name, fn in candidates.items()}
     names = list(candidates)
     samples = {name: [] for name in names}
+    order = random.Random(0)  # as _timing.interleaved: what runs before a candidate moves its time
     start, rounds = time.perf_counter(), 0
     while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < budget_s):
-        shift = rounds % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in order.sample(names, len(names)):
             fn, count = candidates[name], repeats[name]
             gc.disable()
             try:
