@@ -38,8 +38,8 @@ import argparse
 import gc
 import math
 import os
-import random
 import platform
+import random
 import statistics
 import sys
 import time
