@@ -48,40 +48,33 @@ def child_fields(cls) -> tuple:
 
 def children(node) -> list:
     """The child nodes of `node`, in the order of `ast.iter_child_nodes`."""
-    out = []
     fields = _CHILD_FIELDS.get(node.__class__)
     if fields is None:
         fields = child_fields(node.__class__)
-    if fields:
-        state = node.__dict__
-        for name in fields:
-            value = state.get(name, _MISSING)
-            if value is _MISSING:
-                value = getattr(node, name, None)
-            if isinstance(value, _AST):
-                out.append(value)
-            elif value.__class__ is list:
-                out += [item for item in value if isinstance(item, _AST)]
-    return out
+    return _nodes_in(node, fields) if fields else []
 
 
 def children_but_markers(node) -> list:
     """`children(node)` less the contexts and operators (`Load`, `Add`), which hold nothing: for
     searches that never look for them."""
-    out = []
     fields = _POSITIONED_FIELDS.get(node.__class__)
     if fields is None:
         fields = positioned_fields(node.__class__)
-    if fields:
-        state = node.__dict__
-        for name in fields:
-            value = state.get(name, _MISSING)
-            if value is _MISSING:
-                value = getattr(node, name, None)
-            if isinstance(value, _AST):
-                out.append(value)
-            elif value.__class__ is list:
-                out += [item for item in value if isinstance(item, _AST)]
+    return _nodes_in(node, fields) if fields else []
+
+
+def _nodes_in(node, fields) -> list:
+    """The nodes that `node`'s `fields` hold, in order."""
+    out = []
+    state = node.__dict__
+    for name in fields:
+        value = state.get(name, _MISSING)
+        if value is _MISSING:
+            value = getattr(node, name, None)
+        if isinstance(value, _AST):
+            out.append(value)
+        elif value.__class__ is list:
+            out += [item for item in value if isinstance(item, _AST)]
     return out
 
 
