@@ -128,6 +128,43 @@ def break_in_inner_loop_of_scan(x):
     return out
 
 
+def break_over_rows(a, t):
+    s = 0.0
+    for row in a:
+        if np.sum(row) > t:
+            break
+        s += np.sum(row)
+    return s
+
+
+def break_in_enumerate(x):
+    last = -1
+    for i, v in enumerate(x):
+        if v < 0:
+            break
+        last = i
+    return last, i
+
+
+def break_with_traced_length(x, n):
+    s = 0.0
+    for i in range(n):
+        if x[i] > 2.0:
+            break
+        s += x[i]
+    return s
+
+
+def break_in_triangular_loop(a):
+    out = np.zeros(a.shape[0])
+    for i in range(a.shape[0]):
+        for j in range(i):
+            if a[i, j] > 1.0:
+                break
+            out[i] += a[i, j]
+    return out
+
+
 ARRAYS_1D = [
     np.array([1.0, 2.0, -1.0, 3.0]),
     np.array([1.0, 3.0, 0.5]),
@@ -257,3 +294,16 @@ def test_plain_calls_stop_at_the_break(fn, args):
         assert "while[" not in str(jax.make_jaxpr(refscript.jit(fn))(*args))
     finally:
         control_flow.BREAKING_LOOPS = True
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_loops_stopping_at_their_break(seed):
+    # Iterating rows and enumerate, a traced trip count, a triangular inner loop: each
+    # stops at its break in plain calls (test_plain_calls_stop_at_the_break).
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(5, 4)) * 2
+    check(break_over_rows, a, 1.0)
+    check(break_in_enumerate, a[0])
+    check(break_with_traced_length, a[:, 0], np.int64(4))
+    check(break_in_triangular_loop, rng.normal(size=(6, 6)))
+    check_vmap(break_in_triangular_loop, rng.normal(size=(3, 6, 6)))
