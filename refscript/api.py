@@ -102,25 +102,26 @@ class JitFunction:
             static, dynamic = self._split(args, kwargs)
             if self._conversion.argument_writes:
                 _check_not_aliased(static[1], dynamic, self._conversion.argument_writes)
-            leaves = jax.tree_util.tree_leaves(dynamic)
-            tracing_now = any(_jax_internal.is_tracer(leaf) for leaf in leaves)
+            # Under an outer transformation a failed check could not be raised here. (Whether
+            # one is tracing is asked only where it matters: a call on small arrays takes a few
+            # microseconds, and flattening the arguments to ask is a tenth of them.)
+            checked = self._checks and not _traced(dynamic)
             try:
-                if self._checks and not tracing_now:
+                if checked:
                     error, (out, updates) = self._jitted_checked(static, dynamic)
                 else:
-                    # Under an outer transformation a failed check could not be raised here.
                     out, updates = self._jitted(static, dynamic)
             except TypeError:
-                _check_traceable(static[1], leaves, dynamic, self.__name__)
+                _check_traceable(static[1], jax.tree_util.tree_leaves(dynamic), dynamic, self.__name__)
                 raise
-            if self._checks and not tracing_now:
+            if checked:
                 try:
                     error.throw()
                 except checkify.JaxRuntimeError as failure:
                     raise _check_failed(failure) from None
             if self._return_updates:
                 return out, updates
-            if updates and not tracing_now:
+            if updates and not _traced(dynamic):
                 _write_back(dict(zip(static[1], dynamic)), updates, self._conversion.argument_writes)
             return out
         except Exception as error:
@@ -251,6 +252,12 @@ class JitFunction:
         self.masked_slices = list(session.masked_slices)
         self.streamed_loops = list(session.streamed_loops)
         self.run_time_loops = list(session.dynamic_loops)
+
+
+def _traced(dynamic) -> bool:
+    """Whether some traced argument is a tracer: the call is being traced by an outer
+    transformation (jax.jit, vmap, grad of the caller)."""
+    return any(_jax_internal.is_tracer(leaf) for leaf in jax.tree_util.tree_leaves(dynamic))
 
 
 def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
