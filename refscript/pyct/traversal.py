@@ -131,19 +131,12 @@ def _statement_fields(cls) -> tuple:
 def child_statements(node) -> list:
     """The statements (and `except` handlers, `match` cases) directly in `node`'s fields, in
     the order of `children`."""
-    out = []
     fields = _STATEMENT_FIELDS.get(node.__class__)
     if fields is None:
         fields = _statement_fields(node.__class__)
-    if fields:
-        state = node.__dict__
-        for name in fields:
-            value = state.get(name, _MISSING)
-            if value is _MISSING:
-                value = getattr(node, name, None)
-            if value.__class__ is list:
-                out += [item for item in value if isinstance(item, _STATEMENT_HOLDERS)]
-    return out
+    if not fields:
+        return []
+    return [item for item in _nodes_in(node, fields) if isinstance(item, _STATEMENT_HOLDERS)]
 
 
 def walk_statements(node) -> list:

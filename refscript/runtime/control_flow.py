@@ -259,7 +259,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location, broke=N
         session = tracing.current()
         if broke is not None and session.forward_only and BREAKING_LOOPS:
             session.note_forward_only_choice(location, "loop stops at its break (a while_loop)")
-            _breaking_loop(sequence, body, writes, broke, location)
+            _breaking_loop(sequence, body, writes, broke, location, runs_loops)
         elif _is_static(sequence.length):
             names = streaming.box_names(body, writes)
             streaming.compiled_loop(sequence.length, lambda k: iteration(sequence.item(k)), names, location)
@@ -272,7 +272,7 @@ def _compiled_loop(sequence: Sequence, body, writes, location: Location, broke=N
     promotion.compiled_loop(trace_loop, location)
 
 
-def _breaking_loop(sequence: Sequence, body, writes, broke, location: Location) -> None:
+def _breaking_loop(sequence: Sequence, body, writes, broke, location: Location, runs_loops: bool) -> None:
     """A `for` loop with a `break`, as a `while` loop that also tests the loop's flags,
     counting in a box of its own: the iterations after the break are not run, as a
     hand port's `while_loop` stops (Newton's square root in `range(100_000)`,
@@ -294,7 +294,7 @@ def _breaking_loop(sequence: Sequence, body, writes, broke, location: Location) 
         counter.value = k + 1
         _run_body(body, sequence.item(k), sequence.indices)
 
-    _while_loop(test(), test, step, (*writes, counter), location, _runs_loops(body))
+    _while_loop(test(), test, step, (*writes, counter), location, runs_loops)
 
 
 def _runs_loops(body) -> bool:
