@@ -135,12 +135,18 @@ def _convert(fn) -> Conversion:
     node = RefsPass(ctx).transform(node)
     node = LoopsPass(ctx).transform(node)
     node = ConditionalsPass(ctx).transform(node)
-    node = SlicesPass(ctx).transform(node)
-    # Last: the lambdas it adds would otherwise be taken for the user's nested scopes.
-    node = LogicalPass(ctx).transform(node)
+    node = _SlicesAndLogicalPass(ctx).transform(node)
 
     function, tree = loader.load_function(node, fn, ctx.runtime_name, runtime)
     return Conversion(function=function, filename=parsed.filename, argument_writes=argument_writes, tree=tree)
+
+
+class _SlicesAndLogicalPass(SlicesPass, LogicalPass):
+    """The slices pass and then the logical pass, in one walk of the tree: each node's parts
+    are rewritten before it, so a subscript is decided before the logical operators in it
+    (`SlicesPass.visit_Subscript`), and an operator's operands are rewritten before they are
+    wrapped in lambdas. The logical pass comes last: the passes before it would take the
+    lambdas it adds for the user's own nested scopes (both leave the user's lambdas alone)."""
 
 
 def _argument_writes(fn: gast.FunctionDef, ctx: PassContext) -> tuple:

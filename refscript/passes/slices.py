@@ -91,20 +91,27 @@ class SlicesPass(Converter):
         return node  # the user's lambdas are converted when they are called
 
     def visit_Subscript(self, node):
+        # Decided on the index as written, before its own parts are rewritten (by this pass,
+        # or by the logical pass when the two share a walk: `x[not n]`).
+        routed = self._routed(node)
         self.generic_visit(node)
-        if not isinstance(node.ctx, gast.Load):
+        if not routed:
             return node
         parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if isinstance(node.value, gast.Name) and node.value.id in self._boxes:
-            if not any(_dynamic_slice(p) for p in parts):
-                return node
-        elif not (any(_dynamic_slice(p) for p in parts)
-                  or (isinstance(node.value, gast.Name) and node.value.id in self._locals
-                      and any(self._maybe_static(p) for p in parts))):
-            # `x.shape[0]`, a global table: Python and NumPy check their own indices.
-            return node
         if isinstance(node.slice, gast.Tuple):
             index = gast.Tuple(elts=[_as_expression(p) for p in parts], ctx=gast.Load())
         else:
             index = _as_expression(node.slice)
         return self.runtime_call("subscript", [node.value, index], node)
+
+    def _routed(self, node) -> bool:
+        """Whether the read `node` goes through `rs.subscript`."""
+        if not isinstance(node.ctx, gast.Load):
+            return False
+        parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(node.value, gast.Name) and node.value.id in self._boxes:
+            return any(_dynamic_slice(p) for p in parts)
+        # Not `x.shape[0]` or a global table: Python and NumPy check their own indices.
+        return any(_dynamic_slice(p) for p in parts) or (
+            isinstance(node.value, gast.Name) and node.value.id in self._locals
+            and any(self._maybe_static(p) for p in parts))

@@ -46,7 +46,7 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
     )
     module = gast_translation.gast_to_ast_in_place(
         gast.Module(body=[factory], type_ignores=[]),
-        locate=_placer(fn_node.lineno, linecache.getlines(original.__code__.co_filename)), inherited=(1, 0, 1, 0))
+        locate=_placer(fn_node.lineno, linecache.getlines(original.__code__.co_filename)), inherited=None)
     module_code = compile(module, original.__code__.co_filename, "exec", dont_inherit=True)
     tree = module.body[0].body[0]
     tree.name = name
@@ -69,9 +69,11 @@ def load_function(fn_node: gast.FunctionDef, original, runtime_name: str, runtim
 
 def _placer(lineno: int, lines: list):
     """Returns the function that gives each node of the generated module a position, as the
-    module is translated for `compile` (`gast_translation.gast_to_ast(locate=...)`): nodes
-    without one stand at the start of line `lineno`, then what is still missing comes from the
-    parent, as `ast.fix_missing_locations` would fill it.
+    module is translated for `compile` (`gast_translation.gast_to_ast(locate=...)`): a node
+    without one stands where its parent starts (the factory around the user's def: at the start
+    of line `lineno`), and a node missing only some attributes takes them from its parent, as
+    `ast.fix_missing_locations` would fill them. (Templates give generated nodes their
+    construct's position; those without one are the few a pass built inside a placed node.)
 
     Generated statements stand at their construct's first position with no width
     (`rs.for_stmt(...)` at the `for`); spanning the rest of that line instead makes
@@ -97,17 +99,20 @@ def _placer(lineno: int, lines: list):
     return place
 
 
-def _complete(node, inherited: tuple, place: int) -> tuple:
-    """Gives `node` the position attributes it lacks (line `place` if it has none, else its
-    parent's, `inherited`); returns its position."""
+def _complete(node, inherited: tuple | None, place: int) -> tuple:
+    """Gives `node` the position attributes it lacks, from its parent's position `inherited`
+    (None above the user's def: the start of line `place`); returns its position."""
+    if inherited is None:
+        inherited = (place, 0, place, 0)
     lineno, col_offset, end_lineno, end_col_offset = inherited
     attributes = node._attributes
     get = node.__dict__.get
     if "lineno" in attributes:
         value = get("lineno")
-        if value is None:  # no position: the start of line `place`
-            node.lineno = node.end_lineno = value = place
-            node.col_offset = node.end_col_offset = 0
+        if value is None:  # no position: where its parent starts
+            node.lineno = node.end_lineno = value = lineno
+            node.col_offset = node.end_col_offset = col_offset
+            return lineno, col_offset, lineno, col_offset
         lineno = value
     if "end_lineno" in attributes:
         value = get("end_lineno")

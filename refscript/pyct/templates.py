@@ -9,7 +9,10 @@ Placeholders are plain names in the template. A replacement may be:
 Replacement nodes are moved, not copied: the caller hands them over (a pass
 passes the parts of the construct it replaces) and must not use them elsewhere;
 a node placed twice in one result is copied the second time. Nodes without a
-position take the position of `origin`, so generated code reports the user's line.
+position take the position of `origin`, so generated code reports the user's line;
+a node with a position is taken to be placed with all it holds (a spliced user body
+is not walked again), and a node a pass made without one inside it gets its parent's
+start when the tree is compiled (`loader`).
 
 Conversion runs templates thousands of times: each template text is parsed once
 (`_parsed`) and its statements copied for each use.
@@ -194,20 +197,26 @@ def _place(node, filler, placed: set):
 
 
 def _locate_all(node, filler) -> None:
-    """Gives every node under `node` without a position `filler`'s."""
+    """Gives the nodes under `node` without a position `filler`'s (see `_fill_positions`)."""
     _fill_positions(node, filler.lineno, filler.col)
 
 
 def _fill_positions(node, lineno: int, col: int) -> None:
-    """Gives every node under `node` (itself included) that has no position the position
-    `lineno`, `col`, zero wide. (A node has no position when its `lineno` is missing or None.)"""
+    """Gives `node` and the nodes under it that have no position the position `lineno`, `col`,
+    zero wide, not looking under a node that has one: it was placed with what it holds (a user's
+    statement, a template's result). (A node has no position when its `lineno` is missing or
+    None.) Templates placed the bodies they splice again at each enclosing construct without
+    this; the few nodes a pass builds without a position inside a placed one are placed by the
+    loader instead."""
     found = [node]
     table = traversal._POSITIONED_FIELDS
     # Contexts and operators are not visited (`positioned_fields`): they have no positions and
     # no children, and they are a third of the nodes of ordinary code.
     for current in found:
         state = current.__dict__
-        if state.get("lineno") is None and "lineno" in current._attributes:
+        if "lineno" in current._attributes:
+            if state.get("lineno") is not None:
+                continue  # placed already, and so is everything under it
             current.lineno = current.end_lineno = lineno
             current.col_offset = current.end_col_offset = col
         fields = table.get(current.__class__)
@@ -229,5 +238,6 @@ def replace_as_expression(template: str, origin=None, **replacements):
 
 
 def copy_missing_locations(node, origin) -> None:
-    """Gives every node under `node` without a position the position of `origin`."""
+    """Gives the nodes under `node` without a position the position of `origin` (see
+    `_fill_positions`)."""
     _fill_positions(node, getattr(origin, "lineno", 1), getattr(origin, "col_offset", 0))
