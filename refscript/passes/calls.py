@@ -28,9 +28,19 @@ _ARRAY_METHODS = frozenset(name for name in dir(np.ndarray) if not name.startswi
 
 class CallsPass(Converter):
     def transform(self, fn: gast.FunctionDef) -> gast.FunctionDef:
-        params = activity.parameters(fn)
-        self._values = (set(params) | activity.assigned(fn.body)) - {"self", "cls"}
+        self._fn = fn
+        self._value_names = None
         return super().transform(fn)
+
+    @property
+    def _values(self) -> set:
+        """The function's own values: its parameters and the names it binds (but `self` and
+        `cls`). Found on first use (a walk of the whole tree): only calls of methods that
+        arrays have ask."""
+        if self._value_names is None:
+            fn = self._fn
+            self._value_names = (set(activity.parameters(fn)) | activity.assigned(fn.body)) - {"self", "cls"}
+        return self._value_names
 
     def _routable(self, func) -> bool:
         if isinstance(func, gast.Name):
@@ -46,7 +56,7 @@ class CallsPass(Converter):
             return True  # `Smoother(0.5).run(x)`
         if not isinstance(func, gast.Name):
             return False
-        return func.id not in self._values or method not in _ARRAY_METHODS
+        return method not in _ARRAY_METHODS or func.id not in self._values
 
     def visit_Lambda(self, node):
         return node  # the user's lambdas are left as they are
