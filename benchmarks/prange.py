@@ -16,7 +16,9 @@ Four kernels, each written as the loop a Numba user would write:
 
 Each kernel runs as: NumPy vectorised code; `refscript.jit` of the loop with
 `range` (the sequential lowering, a compiled loop); `refscript.jit` of the same
-loop with `refscript.prange` (vectorised over the loop index); `numba.njit` of
+loop with `refscript.prange` (vectorised over the loop index);
+`refscript.jit(vectorize=True)` of the `range` loop (the loops it finds
+independent run as prange loops, the others stay sequential); `numba.njit` of
 the `range` loop; and `numba.njit(parallel=True)` with `numba.prange`. Numba
 runs only if it is installed. Float64 throughout (JAX's 64-bit mode).
 
@@ -269,7 +271,7 @@ KERNELS = {
                  lambda n, rng: (rng.standard_normal((n, 3)),), 1_000, 30, "pairwise distances, {n:,} points in 3-D"),
 }
 
-COLUMNS = ["NumPy", "refscript range", "refscript prange", "Numba njit", "Numba parallel"]
+COLUMNS = ["NumPy", "refscript range", "refscript prange", "refscript vectorize", "Numba njit", "Numba parallel"]
 
 
 # Timing: interleaved rounds, medians.
@@ -336,10 +338,12 @@ def run_kernel(name, quick: bool, budget_s: float, parallel_numba: dict) -> dict
     args = inputs(n, np.random.default_rng(0))
     device_args = [jnp.asarray(a) for a in args]
     compiled_prange, compiled_range = refscript.jit(prange_fn), refscript.jit(range_fn)
+    compiled_vectorize = refscript.jit(range_fn, vectorize=True)
     candidates = {
         "NumPy": lambda: numpy_fn(*args),
         "refscript range": lambda: compiled_range(*device_args),
         "refscript prange": lambda: compiled_prange(*device_args),
+        "refscript vectorize": lambda: compiled_vectorize(*device_args),
     }
     if numba is not None:
         sequential = numba.njit(range_fn)
@@ -375,8 +379,9 @@ def markdown(results, command: str) -> str:
         "",
         f"Machine: {machine()}.",
         "",
-        "| kernel | " + " | ".join(COLUMNS) + " | range / prange | prange / NumPy | prange / Numba parallel |",
-        "|---|" + "---:|" * (len(COLUMNS) + 3),
+        "| kernel | " + " | ".join(COLUMNS)
+        + " | range / prange | range / vectorize | prange / NumPy | prange / Numba parallel |",
+        "|---|" + "---:|" * (len(COLUMNS) + 4),
     ]
     for r in results:
         m = r["medians"]
@@ -384,14 +389,17 @@ def markdown(results, command: str) -> str:
         lines.append(
             f"| {r['label']} | " + " | ".join(cells)
             + f" | {ratio(m['refscript range'], m['refscript prange'])}"
+            + f" | {ratio(m['refscript range'], m['refscript vectorize'])}"
             + f" | {ratio(m['refscript prange'], m['NumPy'])}"
             + f" | {ratio(m['refscript prange'], m.get('Numba parallel'))} |"
         )
     lines += [
         "",
         "`range / prange` is the speedup of the prange lowering over the sequential lowering of the",
-        "same loop; `prange / NumPy` and `prange / Numba parallel` are time ratios (below 1: prange",
-        "is faster).",
+        "same loop, `range / vectorize` that of `refscript.jit(vectorize=True)` of the `range` loop",
+        "(which vectorises the loops it finds independent, and leaves a loop holding a sequential loop",
+        "as it is: `rows`); `prange / NumPy` and `prange / Numba parallel` are time ratios (below 1:",
+        "prange is faster).",
         "",
         "Rounds per kernel: " + ", ".join(f"{r['name']} {r['rounds']}" for r in results) + ".",
         "",

@@ -39,9 +39,9 @@ from refscript.runtime.undefined import Undefined
 _MAX_RESTARTS = 64
 
 
-def trace_ref_program(fn, flat_args, checks: bool = False, forward_only: bool = False):
+def trace_ref_program(fn, flat_args, checks: bool = False, forward_only: bool = False, vectorize: bool = False):
     """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs."""
-    session = tracing.Session(checks=checks, forward_only=forward_only)
+    session = tracing.Session(checks=checks, forward_only=forward_only, vectorize=vectorize)
     with tracing.session_scope(session):
         for _ in range(_MAX_RESTARTS):
             try:
@@ -60,11 +60,13 @@ class JitFunction:
     """
 
     def __init__(
-        self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False, return_updates=False
+        self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False, return_updates=False,
+        vectorize=False,
     ):
         functools.update_wrapper(self, fn)
         self._fn = fn
-        self._conversion = transpiler.convert(fn)
+        self._vectorize = bool(vectorize)
+        self._conversion = transpiler.convert(fn, vectorize=self._vectorize)
         self._signature = inspect.signature(fn)
         parameters = self._signature.parameters.values()
         simple = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters)
@@ -206,7 +208,7 @@ class JitFunction:
         if len(names) == len(flat) and all(name.isidentifier() for name in names):
             ref_program.__signature__ = inspect.Signature(
                 [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names])
-        return trace_ref_program(ref_program, flat, checks, forward_only)
+        return trace_ref_program(ref_program, flat, checks, forward_only, self._vectorize)
 
     def _run_checked(self, static, dynamic):
         run = functools.partial(self._run_pure, static, checks=True)
@@ -374,7 +376,7 @@ def _as_tuple(value):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, checks=False,
-        return_updates=False):
+        return_updates=False, vectorize=False):
     """Returns `fn` compiled: its loops, branches and in-place updates traced to JAX.
 
     **Arguments:**
@@ -390,6 +392,13 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
       parameter the function writes into to its new contents, instead of
       writing them into the caller's NumPy arrays (JAX arrays are immutable:
       this is how to get their updated values).
+    - `vectorize`: also run as wide array operations the `for` loops over
+      `range(...)` whose iterations are independent, as if written with
+      `refscript.prange`: those that write their own elements (`c[i] = a[i] * b[i]`,
+      a stencil into another array) and accumulate nothing. A loop the analysis
+      cannot prove independent, or whose body branches on traced values, stays
+      sequential; `refscript.show` lists each decision. The functions it calls
+      are converted the same way.
 
     A NumPy array argument that the function writes into (and never rebinds)
     holds, after the call, what NumPy would have left in it; if the call fails
@@ -411,11 +420,12 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
         return functools.partial(
             jit, static_argnums=static_argnums, static_argnames=static_argnames,
             static_scalars=static_scalars, checks=checks, return_updates=return_updates,
+            vectorize=vectorize,
         )
     if isinstance(fn, JitFunction):
         return fn
     try:
-        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates)
+        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates, vectorize)
     except Exception as error:
         # The message points at the user's code; refscript's own frames are noise.
         _present(error)

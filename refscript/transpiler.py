@@ -75,20 +75,24 @@ _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 conversions = 0
 
 
-def convert(fn, cache: bool = True) -> Conversion:
+def convert(fn, cache: bool = True, vectorize: bool = False) -> Conversion:
     """Returns the conversion of `fn`, cached per function object and its current code.
 
     A function whose `__code__` was replaced (as IPython's autoreload does with
     the functions of an edited module) is converted again from its new source.
     `cache=False` converts again and leaves the cache as it is (for benchmarks).
+    `vectorize`: `for` loops over `range` that the dependence analysis finds
+    independent are lowered like `prange` loops, and vectorised where the runtime
+    can (`refscript.jit(vectorize=True)`; see passes/parallel.py).
     """
     if not cache:
-        return _convert(fn)
+        return _convert(fn, vectorize)
     cached = _cache.get(fn)
-    if cached is not None and cached[0] is fn.__code__:
-        return cached[1]
-    result = _convert(fn)
-    _cache[fn] = (fn.__code__, result)
+    if cached is None or cached[0] is not fn.__code__:
+        cached = _cache[fn] = (fn.__code__, {})  # {vectorize: conversion}
+    result = cached[1].get(vectorize)
+    if result is None:
+        result = cached[1][vectorize] = _convert(fn, vectorize)
     return result
 
 
@@ -97,7 +101,7 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _convert(fn) -> Conversion:
+def _convert(fn, vectorize: bool = False) -> Conversion:
     global conversions
     conversions += 1
     if fn.__name__ == "<lambda>":
@@ -116,7 +120,7 @@ def _convert(fn) -> Conversion:
     # The passes, in order. Analyses read the user's tree; converters rewrite it.
     # Reject what cannot be converted before touching anything.
     unsupported.check(node, ctx, kinds={sub.__class__ for sub in nodes})
-    parallel.check(node, ctx)  # prange loops, as written: a `break` there is an error, not a flag
+    parallel.check(node, ctx, vectorize)  # prange loops, as written: a `break` there is an error, not a flag
     argument_writes = _argument_writes(node, ctx)
     for sub in traversal.walk_statements(node):
         if isinstance(sub, (gast.FunctionDef, gast.ClassDef)) and sub is not node:

@@ -75,9 +75,9 @@ def numerical_grad(f, x, eps=1e-6):
     return grad
 
 
-def check_grad(fn, x, *rest, argnum=0, rtol=1e-6, atol=1e-8):
+def check_grad(fn, x, *rest, argnum=0, rtol=1e-6, atol=1e-8, **jit_options):
     """Asserts `jax.grad` of the compiled `fn` (a scalar function) matches finite differences."""
-    compiled = refscript.jit(fn)
+    compiled = refscript.jit(fn, **jit_options)
 
     def scalar(v):
         args = list(rest)
@@ -96,9 +96,9 @@ def _insert(rest, argnum, value):
     return args
 
 
-def check_vmap(fn, batched, *rest, in_axis=0, rtol=1e-12, atol=0.0):
+def check_vmap(fn, batched, *rest, in_axis=0, rtol=1e-12, atol=0.0, **jit_options):
     """Asserts `jax.vmap` of the compiled `fn` over `batched` equals a Python loop over the batch."""
-    compiled = refscript.jit(fn)
+    compiled = refscript.jit(fn, **jit_options)
     got = jax.vmap(lambda b: compiled(b, *rest), in_axes=in_axis)(batched)
     moved = np.moveaxis(np.asarray(batched), in_axis, 0)
     expected = [fn(np.array(b), *copies(rest)) for b in moved]

@@ -132,6 +132,10 @@ class LoopsPass(Converter):
         return super().transform(fn)
 
     def visit_For(self, node):
+        if parallel.is_automatic(node) and not isinstance(node.target, gast.Name):
+            # Its variable is boxed, read after the loop: the last index, as only a
+            # sequential loop leaves it.
+            parallel.keep_sequential(node)
         if _is_box_value(node.target) and not parallel.is_parallel(node):  # prange: an error in lower()
             # The loop variable is boxed (read after the loop): bind the box from the
             # body function's parameter.

@@ -14,11 +14,17 @@ as a `ConversionError` at its line; an accepted loop is annotated with its plan.
 `lower` is called by the loop converter for annotated loops: `owned` gives, for
 each array the body writes, the axis and the index each iteration owns (taken
 from the rewritten body, so names held in boxes are read through them).
+
+With `refscript.jit(vectorize=True)`, `check` also annotates the `range` loops
+the analysis accepts without reductions (and that hold no loop left
+sequential), and `lower` passes `automatic=True`: the runtime vectorises them
+where it can and runs the others as the sequential loop.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
 
 import gast
 
@@ -27,14 +33,29 @@ from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis import dependence
 
 
-def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
-    """Raises `ConversionError` at the first loop-carried dependence in a prange loop of `fn`."""
+class Key(enum.Enum):
+    """Annotation keys of this pass."""
+
+    AUTOMATIC = "True on a range loop found independent (vectorize=True), not a prange"
+
+
+def check(fn: gast.FunctionDef, ctx: PassContext, vectorize: bool = False) -> None:
+    """Raises `ConversionError` at the first loop-carried dependence in a prange loop of `fn`.
+
+    With `vectorize`, a `for` over `range(...)` (not inside a prange loop) whose body the
+    analysis accepts without reductions (they would add in another order) is annotated as a
+    prange loop would be, and `Key.AUTOMATIC`; one it does not accept stays as it is, and so
+    does one holding a loop that stays sequential (a `while`, a reduction over `j`): run once
+    for all iterations, such a loop steps through strided reads of whole vectors, measured
+    slower on CPU than the two loops in sequence (docs/prange-benchmarks.md: `rows`, `jacobi`).
+    """
+    automatic = []
     # Breadth first, statements only (a loop is one): the first dependence reported is that of
-    # the outermost, first loop.
-    queue = list(fn.body)
+    # the outermost, first loop. Entries: (statement, whether a prange loop holds it).
+    queue = [(stmt, False) for stmt in fn.body]
     position = 0
     while position < len(queue):
-        node = queue[position]
+        node, in_prange = queue[position]
         position += 1
         if isinstance(node, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             continue  # converted on their own, when called
@@ -43,12 +64,55 @@ def check(fn: gast.FunctionDef, ctx: PassContext) -> None:
             if isinstance(result, dependence.Dependence):
                 raise ctx.error(result.node, result.message, result.hint)
             anno.setanno(node, dependence.Key.PLAN, result)
-        queue += traversal.child_statements(node)
+            in_prange = True
+        elif vectorize and not in_prange and isinstance(node, gast.For) and _is_range_call(node.iter):
+            result = dependence.analyze(node)
+            if isinstance(result, dependence.ParallelPlan) and result.owned and not result.reductions:
+                anno.setanno(node, dependence.Key.PLAN, result)
+                anno.setanno(node, Key.AUTOMATIC, True)
+                automatic.append(node)
+        queue += [(stmt, in_prange) for stmt in traversal.child_statements(node)]
+    for node in automatic:
+        if any(_sequential_loop(sub) for sub in _statements_in(node.body)):
+            keep_sequential(node)
+
+
+def _sequential_loop(node) -> bool:
+    return isinstance(node, gast.While) or (isinstance(node, gast.For) and not is_parallel(node))
+
+
+def _statements_in(stmts) -> list:
+    """The statements in `stmts` and under them, but not in nested defs and classes."""
+    found = []
+    for stmt in stmts:
+        found.append(stmt)
+        if not isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            found += _statements_in(traversal.child_statements(stmt))
+    return found
+
+
+def _is_range_call(node) -> bool:
+    """Whether a `for` header is a plain `range(...)` call."""
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
+            and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args))
 
 
 def is_parallel(node) -> bool:
-    """Whether `node` is a prange loop the dependence analysis accepted."""
+    """Whether `node` is a prange loop the dependence analysis accepted (or, with vectorize=True,
+    a range loop it found independent)."""
     return anno.hasanno(node, dependence.Key.PLAN)
+
+
+def is_automatic(node) -> bool:
+    """Whether `node` is a range loop `check` found independent (vectorize=True)."""
+    return anno.getanno(node, Key.AUTOMATIC, False)
+
+
+def keep_sequential(node) -> None:
+    """Makes a range loop `check` found independent an ordinary loop again (the loop converter
+    found what the analysis could not see: its variable is read after the loop)."""
+    anno.delanno(node, dependence.Key.PLAN)
+    anno.delanno(node, Key.AUTOMATIC)
 
 
 def lower(converter, node: gast.For, body_name: str, body: list, iterable, writes) -> list:
@@ -69,6 +133,8 @@ def lower(converter, node: gast.For, body_name: str, body: list, iterable, write
             values=[gast.Tuple([gast.Constant(axis, None), _index_function(plan.index, index)], gast.Load())
                     for name, (axis, index) in owned.items()],
         )))
+    if is_automatic(node):
+        keywords.append(gast.keyword("automatic", gast.Constant(True, None)))
     if plan.reductions:
         keywords.append(gast.keyword("reductions", gast.Dict(
             keys=[gast.Constant(name, None) for name in plan.reductions],

@@ -50,4 +50,9 @@ def hasanno(node: Any, key: Basic) -> bool:
     return key in getattr(node, _FIELD, _NONE)
 
 
+def delanno(node: Any, key: Basic) -> None:
+    """Removes the annotation `key` of `node`, if it has one."""
+    getattr(node, _FIELD, {}).pop(key, None)
+
+
 _NONE: dict = {}  # the annotations of a node without any (never written)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from refscript._jax_internal import is_tracer
 from refscript.errors import ConversionError
-from refscript.runtime import numpy_api, sequences
+from refscript.runtime import numpy_api, sequences, tracing
 
 # Packages whose functions are never converted, even when installed from source.
 _LIBRARY_PACKAGES = frozenset({
@@ -65,7 +65,7 @@ def convert(fn):
 
 
 def _converted(fn, transpiler):
-    conversion = transpiler.convert(fn)
+    conversion = transpiler.convert(fn, vectorize=tracing.current().vectorize)
     if conversion.argument_writes:
         name, location = conversion.argument_writes[0]
         raise ConversionError(

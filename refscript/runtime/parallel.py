@@ -22,6 +22,11 @@ and the loop is gone from the compiled program. In plain Python:
 
 for any body the converter accepts; sums may differ by rounding (they are
 added in another order).
+
+With `refscript.jit(vectorize=True)` the converter also hands `parallel_for`
+the `range` loops it found independent (`automatic=True`, never with
+reductions); those run as the sequential loop (`control_flow.for_stmt`)
+wherever vectorising would be an error or would change what is computed.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from jax import lax
 
 from refscript import _jax_internal
 from refscript.errors import IndexingError, RefscriptError, TracedValueError, UndefinedVariableError, caller_location
-from refscript.runtime import coalesce, deferred, indexing, tracing
+from refscript.runtime import coalesce, control_flow, deferred, indexing, tracing
 from refscript.runtime.boxes import Box
 from refscript.runtime.undefined import Undefined
 
@@ -104,28 +109,78 @@ def prange(*args) -> ParallelRange:
     return ParallelRange(*args)
 
 
-def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
+def parallel_for(iterable, body, writes=(), owned=None, reductions=None, automatic=False):
     """Runs `body(i)` for every `i` of a `prange` at once; see the module docstring.
 
     `owned` maps the name of each array the body writes to `(axis, f)`: iteration
     `i` owns index `f(i)` along `axis`. `reductions` maps names to operators.
+
+    `automatic`: the loop is a `for` over `range` that the converter found independent
+    (`refscript.jit(vectorize=True)`), not a `prange` the user wrote. It is vectorised
+    only where that computes what the sequential loop does, exactly (its body has no
+    branch on a traced value, which vectorised would compute both sides of, with their
+    derivatives); else, and where a `prange` would be an error (a traced trip count,
+    written indices not known when tracing), it runs as the sequential loop, and the
+    reason is a lowering decision.
     """
-    coalesce.flush_all()  # the parallel body reads the arrays' Refs as a whole
     location = caller_location()
-    indices = _indices(iterable, location)
-    owned, reductions = owned or {}, reductions or {}
-    roles = _roles(writes, owned, reductions, location)
-    if len(indices) == 0:
-        return
+    if automatic:
+        try:
+            plan = _plan(iterable, writes, owned or {}, {}, location, automatic=True)
+            if plan is not None:
+                _vectorise(plan, body, writes, location, automatic=True)
+            return
+        except _Sequential as reason:
+            tracing.current().note_parallel_loop(location, f"loop kept sequential: {reason}")
+        return control_flow.for_stmt(iterable, body, writes=writes)
+    plan = _plan(iterable, writes, owned or {}, reductions or {}, location, automatic=False)
+    if plan is not None:
+        _vectorise(plan, body, writes, location, automatic=False)
+
+
+class _Sequential(Exception):
+    """Why an automatically found loop is not vectorised."""
+
+
+class _Plan:
+    """What `parallel_for` found before tracing the body: the indices, the roles, the positions."""
+
+    def __init__(self, indices, owned, reductions, roles, arrays, axes, positions):
+        self.indices, self.owned, self.reductions, self.roles = indices, owned, reductions, roles
+        self.arrays, self.axes, self.positions = arrays, axes, positions
+
+
+def _plan(iterable, writes, owned, reductions, location, automatic: bool) -> "_Plan | None":
+    """The indices and the written elements of a parallel loop, checked; None for no iterations.
+    For an `automatic` loop, what would be an error raises `_Sequential`."""
+    try:
+        if automatic and not isinstance(iterable, builtins.range):
+            raise _Sequential("its trip count is a traced value")
+        coalesce.flush_all()  # the parallel body reads the arrays' Refs as a whole
+        indices = _indices(iterable, location)
+        roles = _roles(writes, owned, reductions, location)
+        if len(indices) == 0:
+            return None
+        owned_boxes = [b for b in writes if roles[b] == "owned"]
+        arrays = {b: jnp.asarray(b.value) for b in owned_boxes}
+        # The owned axis in the array the box holds (one iteration's element, in a nested prange).
+        axes = {b: _held_axis(b, owned[b.name][0]) for b in owned_boxes}
+        positions = {b: _positions(b, arrays[b], axes[b], owned[b.name][1], indices, location)
+                     for b in owned_boxes}
+    except RefscriptError as error:
+        if automatic:
+            raise _Sequential(error.message) from None
+        raise
+    return _Plan(indices, owned, reductions, roles, arrays, axes, positions)
+
+
+def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
+    indices, owned, reductions, roles = plan.indices, plan.owned, plan.reductions, plan.roles
+    arrays, axes, positions = plan.arrays, plan.axes, plan.positions
     session = tracing.current()
     index_type = jax.dtypes.canonicalize_dtype(jnp.int64)
-
     owned_boxes = [b for b in writes if roles[b] == "owned"]
     reduction_boxes = [b for b in writes if roles[b] == "reduction"]
-    arrays = {b: jnp.asarray(b.value) for b in owned_boxes}
-    # The owned axis in the array the box holds (one iteration's element, in a nested prange).
-    axes = {b: _held_axis(b, owned[b.name][0]) for b in owned_boxes}
-    positions = {b: _positions(b, arrays[b], axes[b], owned[b.name][1], indices, location) for b in owned_boxes}
     starts = {b: _reduction_start(b, session, location) for b in reduction_boxes}
     # Variables the body only reads are read once, before the loop.
     snapshots = {b: _Snapshot(b) for b in _boxes_in(body) if b not in roles}
@@ -144,11 +199,19 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None):
     closed = jax.make_jaxpr(one_iteration)(scalar, *[scalar for _ in owned_boxes])
     pure = _jax_internal.dead_code_removed(_jax_internal.discharge_state(closed))
     if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
+        if automatic:
+            raise _Sequential("its body branches on a traced value (vectorised, it would compute both "
+                              "branches for every iteration)")
         pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
-    session.note_parallel_loop(location, len(indices), [b.name for b in owned_boxes],
-                               [f"{b.name} ({reductions[b.name]})" for b in reduction_boxes])
+    what = (f"loop vectorised automatically over {len(indices)} iterations (they are independent)"
+            if automatic else f"prange vectorised over {len(indices)} iterations")
+    if owned_boxes:
+        what += ", writes " + ", ".join(b.name for b in owned_boxes)
+    if reduction_boxes:
+        what += ", reduces " + ", ".join(f"{b.name} ({reductions[b.name]})" for b in reduction_boxes)
+    session.note_parallel_loop(location, what)
 
     for b, elements in zip(owned_boxes, results):
         b[...] = _write_back(arrays[b], elements, axes[b], positions[b])

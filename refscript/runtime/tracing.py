@@ -65,6 +65,9 @@ class Session:
     forward_only: bool = False
     forward_only_choices: list = field(default_factory=list)
     parallel_loops: list = field(default_factory=list)  # (location, what) of prange loops
+    # refscript.jit(vectorize=True): independent range loops run vectorised; the functions the
+    # code calls are converted so too.
+    vectorize: bool = False
     undeferrable: set = field(default_factory=set)
     not_inline: set = field(default_factory=set)
     buffers: list = field(default_factory=list)  # runtime/coalesce.py, innermost last
@@ -91,12 +94,7 @@ class Session:
         self.forward_only_choices.clear()
         self.parallel_loops.clear()
 
-    def note_parallel_loop(self, location: Location, iterations: int, owned: list, reductions: list) -> None:
-        what = f"prange vectorised over {iterations} iterations"
-        if owned:
-            what += ", writes " + ", ".join(owned)
-        if reductions:
-            what += ", reduces " + ", ".join(reductions)
+    def note_parallel_loop(self, location: Location, what: str) -> None:
         if (location, what) not in self.parallel_loops:
             self.parallel_loops.append((location, what))
 

@@ -1,0 +1,305 @@
+"""`refscript.jit(vectorize=True)`: independent `range` loops run as wide array operations.
+
+Plain Python is the oracle for values, dtypes and mutated arrays, `jax.grad` is
+checked against finite differences and `jax.vmap` against a Python loop. Every
+test also checks the lowering decision, so that a loop silently left sequential
+(which gives the same numbers) fails it.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import refscript
+from refscript.api import lowering_decisions
+from tests.oracle import check, check_grad, check_vmap
+
+VECTORISED = "loop vectorised automatically"
+SEQUENTIAL = "loop kept sequential"
+
+
+def _decisions(fn, *args, **options):
+    return [what for _, what in lowering_decisions(refscript.jit(fn, vectorize=True, **options), *args)]
+
+
+def _loops_in(fn, *args, **options) -> int:
+    text = str(refscript.api.make_jaxpr(fn, discharged=True, vectorize=True, **options)(*args))
+    return text.count("scan[") + text.count("while[")
+
+
+def axpy(a, x, y):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = a * x[i] + y[i] + 1.0
+    return out
+
+
+def smooth(x):
+    y = x.copy()
+    for i in range(1, x.shape[0] - 1):
+        y[i] = (x[i - 1] + x[i] + x[i + 1]) / 3.0
+    return y
+
+
+def jacobi_sweeps(a, steps):
+    n = a.shape[0]
+    b = a.copy()
+    for t in range(steps):  # each sweep reads the last: sequential
+        for i in range(1, n - 1):
+            b[i] = 0.5 * (a[i - 1] + a[i + 1])
+        for i in range(1, n - 1):
+            a[i] = b[i]
+    return a
+
+
+def scale_grid(a, b):
+    c = np.zeros_like(a)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            c[i, j] = a[i, j] * b[i, j] + 1.0
+    return c
+
+
+def matvec(m, x):
+    y = np.zeros(m.shape[0])
+    for i in range(m.shape[0]):
+        s = 0.0  # private to each row: the rows are independent, the sum over j is not
+        for j in range(m.shape[1]):
+            s += m[i, j] * x[j]
+        y[i] = s
+    return y
+
+
+def with_temporary(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        t = x[i] * x[i]
+        out[i] = t + np.sin(t)
+    return out
+
+
+def reversed_copy(x):
+    out = np.zeros_like(x)
+    n = x.shape[0]
+    for i in range(n):
+        out[n - 1 - i] = x[i]
+    return out
+
+
+def in_place_scale(x):
+    for i in range(x.shape[0]):
+        x[i] = 2 * x[i] + 1
+    return x
+
+
+def squares(n):
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = i * i
+    return out
+
+
+@pytest.mark.parametrize("fn, make_args, loops", [
+    (axpy, lambda r: (2.5, r.standard_normal(11), r.standard_normal(11)), 1),
+    (smooth, lambda r: (r.standard_normal(12),), 1),
+    (scale_grid, lambda r: (r.standard_normal((5, 6)), r.standard_normal((5, 6))), 2),
+    (with_temporary, lambda r: (r.standard_normal(9),), 1),
+    (reversed_copy, lambda r: (r.standard_normal(8),), 1),
+    (in_place_scale, lambda r: (r.standard_normal(6),), 1),
+    (squares, lambda r: (7,), 1),
+])
+def test_independent_loops_are_vectorised(rng, fn, make_args, loops):
+    args = make_args(rng)
+    check(fn, *args, vectorize=True)
+    decisions = _decisions(fn, *args)
+    assert sum(what.startswith(VECTORISED) for what in decisions) == loops, decisions
+    assert not any(what.startswith(SEQUENTIAL) for what in decisions), decisions
+
+
+def test_vectorised_code_has_no_loop_left(rng):
+    a, b = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
+    assert _loops_in(scale_grid, a, b) == 0
+    assert _loops_in(smooth, a[0]) == 0
+
+
+def test_dependent_loop_stays_sequential_inside(rng):
+    a = rng.standard_normal(10)
+    check(jacobi_sweeps, a, 4, vectorize=True)
+    decisions = _decisions(jacobi_sweeps, a, 4)
+    assert sum(what.startswith(VECTORISED) for what in decisions) == 2, decisions
+    assert _loops_in(jacobi_sweeps, a, 4) == 1  # the sweeps
+
+
+def prefix_sum(x):
+    out = x.copy()
+    for i in range(1, x.shape[0]):
+        out[i] = out[i - 1] + x[i]
+    return out
+
+
+def total(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[i]  # a reduction: vectorised, it would add in another order
+    return s
+
+
+def last_index_after(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] + 1
+    return out, i
+
+
+def early_exit(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        if x[i] < -10:
+            break
+        out[i] = x[i]
+    return out
+
+
+def rows_then_while(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        k = 0
+        while k < 3:
+            out[i] += x[i] * k
+            k += 1
+    return out
+
+
+@pytest.mark.parametrize("fn, make_args", [
+    (prefix_sum, lambda r: (r.standard_normal(8),)),
+    (total, lambda r: (r.standard_normal(8),)),
+    (last_index_after, lambda r: (r.standard_normal(8),)),
+    (early_exit, lambda r: (r.standard_normal(8),)),
+    # Independent rows, but the loop inside stays sequential (a reduction over j, a while):
+    # run once for all rows it would be slower on CPU than the two loops.
+    (matvec, lambda r: (r.standard_normal((4, 7)), r.standard_normal(7))),
+    (rows_then_while, lambda r: (r.standard_normal(5),)),
+])
+def test_loops_left_sequential_are_converted_as_written(rng, fn, make_args):
+    args = make_args(rng)
+    check(fn, *args, vectorize=True)
+    assert not any(VECTORISED in what for what in _decisions(fn, *args))
+    # Converted exactly as without vectorize=True.
+    assert refscript.converted_source(refscript.jit(fn, vectorize=True)) == refscript.converted_source(fn)
+
+
+def absolute(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            out[i] = x[i]
+        else:
+            out[i] = -x[i]
+    return out
+
+
+def first_n(x, n):
+    out = np.zeros_like(x)
+    for i in range(n):
+        out[i] = 2 * x[i]
+    return out
+
+
+def shifted(x, k):
+    out = np.zeros(x.shape[0] + 4)
+    for i in range(x.shape[0]):
+        out[i + k] = x[i]
+    return out
+
+
+def test_traced_branch_keeps_the_loop_sequential(rng):
+    x = rng.standard_normal(9)
+    check(absolute, x, vectorize=True)
+    decisions = _decisions(absolute, x)
+    assert any(what.startswith(SEQUENTIAL) and "branches on a traced value" in what for what in decisions), decisions
+    assert not any(what.startswith(VECTORISED) for what in decisions)
+
+
+def test_traced_trip_count_keeps_the_loop_sequential(rng):
+    x = rng.standard_normal(9)
+    check(first_n, x, 5, vectorize=True, static_scalars=False)
+    decisions = _decisions(first_n, x, 5, static_scalars=False)
+    assert any(what.startswith(SEQUENTIAL) and "trip count is a traced value" in what for what in decisions)
+    check(first_n, x, 5, vectorize=True)  # static n: vectorised
+    assert any(what.startswith(VECTORISED) for what in _decisions(first_n, x, 5))
+
+
+def test_traced_written_index_keeps_the_loop_sequential(rng):
+    x = rng.standard_normal(6)
+    check(shifted, x, 2, vectorize=True, static_scalars=False)
+    decisions = _decisions(shifted, x, 2, static_scalars=False)
+    assert any(what.startswith(SEQUENTIAL) and "depends on a traced value" in what for what in decisions), decisions
+
+
+def test_without_vectorize_loops_stay_sequential(rng):
+    x, y = rng.standard_normal(11), rng.standard_normal(11)
+    decisions = [what for _, what in lowering_decisions(refscript.jit(axpy), 2.0, x, y)]
+    assert not any(VECTORISED in what for what in decisions)
+    assert "parallel_for" not in refscript.converted_source(axpy)
+    assert "automatic=True" in refscript.converted_source(refscript.jit(axpy, vectorize=True))
+
+
+def loss(x):
+    return (with_temporary(x) * smooth(x)).sum()
+
+
+def test_grad_against_finite_differences(rng):
+    x = rng.standard_normal(8)
+    check_grad(loss, x, vectorize=True)
+    assert sum(what.startswith(VECTORISED) for what in _decisions(loss, x)) == 2
+
+
+def grid_loss(a, b):
+    return (scale_grid(a, b) ** 2).sum() + (reversed_copy(a[0]) * b[1]).sum()
+
+
+def test_grad_equals_the_sequential_lowering(rng):
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    vectorised = jax.grad(refscript.jit(grid_loss, vectorize=True))(jnp.asarray(a), jnp.asarray(b))
+    sequential = jax.grad(refscript.jit(grid_loss))(jnp.asarray(a), jnp.asarray(b))
+    np.testing.assert_allclose(np.asarray(vectorised), np.asarray(sequential), rtol=1e-12)
+    check_grad(grid_loss, a, b, vectorize=True)
+    assert sum(what.startswith(VECTORISED) for what in _decisions(grid_loss, a, b)) == 3
+
+
+def test_vmap_against_python_loop(rng):
+    check_vmap(smooth, rng.standard_normal((3, 10)), vectorize=True)
+    check_vmap(scale_grid, rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4)), vectorize=True)
+    check_vmap(lambda x: axpy(1.5, x, x), rng.standard_normal((5, 7)), vectorize=True)
+
+
+def helper_map(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] * 3.0
+    return out
+
+
+def calls_helper(x):
+    y = helper_map(x)
+    return y + 1
+
+
+def test_called_functions_are_vectorised_too(rng):
+    x = rng.standard_normal(7)
+    check(calls_helper, x, vectorize=True)
+    assert any(what.startswith(VECTORISED) for what in _decisions(calls_helper, x))
+    # The same helper, called from code compiled without vectorize, stays sequential.
+    decisions = [what for _, what in lowering_decisions(refscript.jit(calls_helper), x)]
+    assert not any(VECTORISED in what for what in decisions)
+
+
+def test_show_reports_the_decision(rng):
+    x = rng.standard_normal(12)
+    text = refscript.show(refscript.jit(smooth, vectorize=True), x, stage="converted")
+    assert "rs.parallel_for(" in text and "automatic=True" in text
+    jitted = refscript.jit(smooth, vectorize=True)
+    (location, what), = lowering_decisions(jitted, x)
+    assert what == "loop vectorised automatically over 10 iterations (they are independent), writes y"
+    assert location.lineno == smooth.__code__.co_firstlineno + 2
