@@ -71,6 +71,16 @@ def matvec(m, x):
     return y
 
 
+def rows_then_while(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        k = 0
+        while k < 3:
+            out[i] += x[i] * k
+            k += 1
+    return out
+
+
 def with_temporary(x):
     out = np.zeros_like(x)
     for i in range(x.shape[0]):
@@ -104,6 +114,8 @@ def squares(n):
     (axpy, lambda r: (2.5, r.standard_normal(11), r.standard_normal(11)), 1),
     (smooth, lambda r: (r.standard_normal(12),), 1),
     (scale_grid, lambda r: (r.standard_normal((5, 6)), r.standard_normal((5, 6))), 2),
+    (matvec, lambda r: (r.standard_normal((4, 7)), r.standard_normal(7)), 1),
+    (rows_then_while, lambda r: (r.standard_normal(5),), 1),
     (with_temporary, lambda r: (r.standard_normal(9),), 1),
     (reversed_copy, lambda r: (r.standard_normal(8),), 1),
     (in_place_scale, lambda r: (r.standard_normal(6),), 1),
@@ -121,6 +133,8 @@ def test_vectorised_code_has_no_loop_left(rng):
     a, b = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
     assert _loops_in(scale_grid, a, b) == 0
     assert _loops_in(smooth, a[0]) == 0
+    # The inner sum over j stays a loop, run once for all rows.
+    assert _loops_in(matvec, a, b[0]) == 1
 
 
 def test_dependent_loop_stays_sequential_inside(rng):
@@ -161,25 +175,11 @@ def early_exit(x):
     return out
 
 
-def rows_then_while(x):
-    out = np.zeros(x.shape[0])
-    for i in range(x.shape[0]):
-        k = 0
-        while k < 3:
-            out[i] += x[i] * k
-            k += 1
-    return out
-
-
 @pytest.mark.parametrize("fn, make_args", [
     (prefix_sum, lambda r: (r.standard_normal(8),)),
     (total, lambda r: (r.standard_normal(8),)),
     (last_index_after, lambda r: (r.standard_normal(8),)),
     (early_exit, lambda r: (r.standard_normal(8),)),
-    # Independent rows, but the loop inside stays sequential (a reduction over j, a while):
-    # run once for all rows it would be slower on CPU than the two loops.
-    (matvec, lambda r: (r.standard_normal((4, 7)), r.standard_normal(7))),
-    (rows_then_while, lambda r: (r.standard_normal(5),)),
 ])
 def test_loops_left_sequential_are_converted_as_written(rng, fn, make_args):
     args = make_args(rng)
