@@ -78,6 +78,7 @@ class JitFunction:
         self.unrolled_loops: list = []  # (location, why) of loops unrolled at the last trace
         self.masked_slices: list = []  # locations of slices with traced bounds (masked windows)
         self.streamed_loops: list = []  # StreamedLoop(location, arrays, ...) of loops streamed (linear-time grad)
+        self.parallel_loops: list = []  # (location, what) of prange loops, and range loops with vectorize=True
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
         # Lowerings the last trace made: 2 when plain calls run a forward-only lowering
@@ -253,6 +254,7 @@ class JitFunction:
         self.unrolled_loops = list(session.unrolled_loops)
         self.masked_slices = list(session.masked_slices)
         self.streamed_loops = list(session.streamed_loops)
+        self.parallel_loops = list(session.parallel_loops)
         self.run_time_loops = list(session.dynamic_loops)
 
 

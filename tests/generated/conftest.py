@@ -13,3 +13,8 @@ def pytest_terminal_summary(terminalreporter):
     if runs:
         counts = ", ".join(f"{kind} {count}" for kind, count in sorted(runs.items()))
         terminalreporter.write_line(f"generated programs run (including shrinking): {counts}")
+    harness = sys.modules.get("harness")
+    vectorized = getattr(harness, "VECTORIZED", None)
+    if vectorized:
+        terminalreporter.write_line(
+            "calls compiled with vectorize=True: " + ", ".join(f"{kind} {n}" for kind, n in sorted(vectorized.items())))

@@ -56,12 +56,48 @@ def load(source: str):
     return module
 
 
+# `refscript.jit(vectorize=...)` for the programs: the tests of vectorize=True set it
+# (`vectorizing`); VECTORIZED counts the programs in which a loop was vectorised.
+OPTIONS = {"vectorize": False}
+VECTORIZED = collections.Counter()
+
+
+@contextlib.contextmanager
+def vectorizing():
+    """Compiles the programs with `vectorize=True` while it is active."""
+    OPTIONS["vectorize"] = True
+    try:
+        yield
+    finally:
+        OPTIONS["vectorize"] = False
+
+
+class _Counting:
+    """A `refscript.jit(vectorize=True)` function that counts, in `VECTORIZED`, the calls whose
+    trace vectorised a loop ("vectorised") and those that did not ("sequential")."""
+
+    def __init__(self, jitted):
+        self.jitted = jitted
+
+    def __call__(self, *args, **kwargs):
+        out = self.jitted(*args, **kwargs)
+        vectorised = any("vectorised automatically" in what for _, what in self.jitted.parallel_loops)
+        VECTORIZED["vectorised" if vectorised else "sequential"] += 1
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.jitted, name)
+
+
 def compiled(source: str, static_scalars: bool = True, entry: str = "f"):
     """`refscript.jit` of the entry point of `source`; cached so replays reuse the compilation."""
-    key = (source, static_scalars, entry)
+    vectorize = OPTIONS["vectorize"]
+    key = (source, static_scalars, entry, vectorize)
     fn = _jitted.get(key)
     if fn is None:
-        fn = refscript.jit(getattr(load(source), entry), static_scalars=static_scalars)
+        fn = refscript.jit(getattr(load(source), entry), static_scalars=static_scalars, vectorize=vectorize)
+        if vectorize:
+            fn = _Counting(fn)
         _jitted[key] = fn
         while len(_jitted) > _CACHE_SIZE:
             _jitted.popitem(last=False)

@@ -170,6 +170,17 @@ def test_converter_converts_or_raises_refscript_error(source):
     fuzz_body(source)
 
 
+# The same programs compiled with `refscript.jit(vectorize=True)`: the loops it vectorises
+# must leave the values as Python has them. Few generated loops are independent (about 2% of
+# the calls vectorise one, `harness.VECTORIZED`); tests/test_vectorize.py generates loops
+# that are, and checks gradients and vmap on them.
+@settings(max_examples=VALUE_EXAMPLES // 3, **DEFAULT)
+@given(case=program_gen.cases(program_gen.VALUE, count=2))
+def test_generated_programs_match_python_vectorized(case):
+    with harness.vectorizing():
+        value_body(case)
+
+
 # --------------------------------------------------------------------------------------
 # Long runs: `pytest -m slow tests/generated`
 
