@@ -138,3 +138,21 @@ def test_conversion_benchmark_quick_run_writes_the_table(tmp_path):
         assert float(cells[3]) > 0 and float(cells[4]) > 0
     assert "## Summary" in text and "| 2 | " in text and "Not timed" not in text
     assert chart.exists() or "matplotlib is not installed" in text
+
+
+def test_vectorize_benchmark_quick_run_writes_the_table(tmp_path):
+    """benchmarks/vectorize.py checks kernels under both lowerings against NumPy, lists the loops
+    vectorize=True vectorised and times the kernels where it did."""
+    name = "refscript_benchmarks_vectorize"
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "vectorize.py")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    markdown = tmp_path / "vectorize.md"
+    assert module.main(["--quick", "--only", "jacobi_1d,prefix_sum", "--budget", "0.05",
+                        "--out", str(markdown)]) == 0
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in markdown.read_text().splitlines() if line.startswith("| ") and "---" not in line}
+    jacobi, prefix = rows["jacobi_1d"], rows["prefix_sum"]
+    assert jacobi[2] == "12, 14" and jacobi[6].endswith("x"), jacobi  # both sweeps vectorised, timed
+    assert prefix[2] == "none" and prefix[6] == "", prefix  # a carried loop: left alone, not timed
+    assert "vectorised loops in 1 of 2 kernels" in markdown.read_text()

@@ -122,7 +122,6 @@ def squares(n):
     (smooth, lambda r: (r.standard_normal(12),), 1),
     (scale_grid, lambda r: (r.standard_normal((5, 6)), r.standard_normal((5, 6))), 2),
     (matvec, lambda r: (r.standard_normal((4, 7)), r.standard_normal(7)), 1),
-    (rows_then_while, lambda r: (r.standard_normal(5),), 1),
     (with_temporary, lambda r: (r.standard_normal(9),), 1),
     (reversed_copy, lambda r: (r.standard_normal(8),), 1),
     (in_place_scale, lambda r: (r.standard_normal(6),), 1),
@@ -187,6 +186,9 @@ def early_exit(x):
     (total, lambda r: (r.standard_normal(8),)),
     (last_index_after, lambda r: (r.standard_normal(8),)),
     (early_exit, lambda r: (r.standard_normal(8),)),
+    # Independent rows, but a `while` inside: vectorised, every row would run it as long as
+    # the longest row does.
+    (rows_then_while, lambda r: (r.standard_normal(5),)),
 ])
 def test_loops_left_sequential_are_converted_as_written(rng, fn, make_args):
     args = make_args(rng)

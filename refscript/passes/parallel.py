@@ -16,7 +16,8 @@ each array the body writes, the axis and the index each iteration owns (taken
 from the rewritten body, so names held in boxes are read through them).
 
 With `refscript.jit(vectorize=True)`, `check` also annotates the `range` loops
-the analysis accepts without reductions, and `lower` passes `automatic=True`: the runtime vectorises them
+the analysis accepts without reductions (and without a `while` inside), and
+`lower` passes `automatic=True`: the runtime vectorises them
 where it can and runs the others as the sequential loop.
 """
 
@@ -43,8 +44,12 @@ def check(fn: gast.FunctionDef, ctx: PassContext, vectorize: bool = False) -> No
 
     With `vectorize`, a `for` over `range(...)` (not inside a prange loop) whose body the
     analysis accepts without reductions (they would add in another order) is annotated as a
-    prange loop would be, and `Key.AUTOMATIC`; one it does not accept stays as it is.
+    prange loop would be, and `Key.AUTOMATIC`; one it does not accept stays as it is, and so
+    does one holding a `while` loop: vectorised, every iteration would run that loop as long
+    as the longest one does (mandelbrot's escape loop: 4x slower on CPU,
+    docs/vectorize-benchmarks.md).
     """
+    automatic = []
     # Breadth first, statements only (a loop is one): the first dependence reported is that of
     # the outermost, first loop. Entries: (statement, whether a prange loop holds it).
     queue = [(stmt, False) for stmt in fn.body]
@@ -65,7 +70,21 @@ def check(fn: gast.FunctionDef, ctx: PassContext, vectorize: bool = False) -> No
             if isinstance(result, dependence.ParallelPlan) and result.owned and not result.reductions:
                 anno.setanno(node, dependence.Key.PLAN, result)
                 anno.setanno(node, Key.AUTOMATIC, True)
+                automatic.append(node)
         queue += [(stmt, in_prange) for stmt in traversal.child_statements(node)]
+    for node in automatic:
+        if any(isinstance(sub, gast.While) for sub in _statements_in(node.body)):
+            keep_sequential(node)
+
+
+def _statements_in(stmts) -> list:
+    """The statements in `stmts` and under them, but not in nested defs and classes."""
+    found = []
+    for stmt in stmts:
+        found.append(stmt)
+        if not isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            found += _statements_in(traversal.child_statements(stmt))
+    return found
 
 
 def _is_range_call(node) -> bool:
