@@ -401,3 +401,35 @@ def test_generated_independent_loops_under_vmap(source):
     a, b, c = _arguments(source)
     batch = np.stack([a, b, a * b])
     check_vmap(module.f, batch, b, c, vectorize=True, rtol=1e-10, atol=1e-12)
+
+
+def asserted(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        assert x[i] > -100, "too small"
+        out[i] = x[i] * 2
+    return out
+
+
+def test_checks_run_in_vectorised_loops(rng):
+    x = rng.standard_normal(6)
+    check(asserted, x, vectorize=True, checks=True)
+    jitted = refscript.jit(asserted, vectorize=True, checks=True)
+    assert any(what.startswith(VECTORISED) for _, what in lowering_decisions(jitted, x))
+    with pytest.raises(refscript.errors.CheckFailedError, match="too small"):
+        jitted(x - 1000)
+
+
+def rows_of_prange(a):
+    c = np.zeros_like(a)
+    for i in range(a.shape[0]):
+        for j in refscript.prange(a.shape[1]):
+            c[i, j] = a[i, j] + 1
+    return c
+
+
+def test_range_loop_around_a_prange(rng):
+    a = rng.standard_normal((3, 4))
+    check(rows_of_prange, a, vectorize=True)
+    decisions = _decisions(rows_of_prange, a)
+    assert decisions[0].startswith(VECTORISED) and decisions[1].startswith("prange vectorised"), decisions
