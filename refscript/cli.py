@@ -20,6 +20,7 @@ import traceback
 
 import jax
 
+from refscript import api
 from refscript.errors import RefscriptError
 from refscript._show import (
     DEFAULT_STAGES,
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--color", choices=("auto", "always", "never"), default="auto",
         help="colour the output: auto (a terminal, NO_COLOR unset), always or never",
     )
+    show.add_argument(
+        "--vectorize", action="store_true",
+        help="compile as refscript.jit(..., vectorize=True): independent range loops vectorised",
+    )
     show.add_argument("--traceback", action="store_true", help="on an error, print the full traceback")
     return parser
 
@@ -160,6 +165,8 @@ def _show(options) -> int:
     if needs_x64(args):
         jax.config.update("jax_enable_x64", True)
     fn = _load_target(options.target)
+    if options.vectorize:
+        fn = _vectorized(fn)
     if stages != ("converted",):
         try:
             args = example_arguments(fn, args)
@@ -185,6 +192,21 @@ def _render(fn, args, stages):
         except Exception as error:  # the user's code failed while refscript converted or traced it
             raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
         yield item
+
+
+def _vectorized(fn):
+    """`fn` compiled with `vectorize=True` (a `refscript.jit` function keeps its other options)."""
+    if isinstance(fn, api.JitFunction):
+        vectorized = api.JitFunction(
+            fn.__wrapped__, fn._static_argnums, fn._static_argnames, fn._static_scalars, fn._checks,
+            fn._return_updates, vectorize=True)
+        if hasattr(fn, "example_args"):
+            vectorized.example_args = fn.example_args
+        return vectorized
+    try:
+        return api.jit(fn, vectorize=True)
+    except Exception as error:  # the user's function could not be converted
+        raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
 
 
 # Loading the user's function.

@@ -337,3 +337,23 @@ def _decisions_kernel(x, m):
     for j in range(m):
         s += x[j]
     return s
+
+
+def test_cli_vectorize_shows_the_vectorised_loop(user_dir):
+    (user_dir / "maps.py").write_text(
+        "import numpy as np\n\n\n"
+        "def axpy(a, x, y):\n"
+        "    out = np.zeros_like(x)\n"
+        "    for i in range(x.shape[0]):\n"
+        "        out[i] = a * x[i] + y[i]\n"
+        "    return out\n"
+    )
+    args = ("maps.py:axpy", "--arg", "2.0", "--arg", "f32[16]", "--arg", "f32[16]", "--stage", "converted",
+            "--stage", "jaxpr")
+    plain = run_cli(user_dir, *args)
+    vectorized = run_cli(user_dir, *args, "--vectorize")
+    assert plain.returncode == 0 and vectorized.returncode == 0, (plain.stderr, vectorized.stderr)
+    assert "rs.for_stmt(" in plain.stdout and "vectorised automatically" not in plain.stdout
+    assert "rs.parallel_for(" in vectorized.stdout and "automatic=True" in vectorized.stdout
+    assert ("# line 6, column 5: loop vectorised automatically over 16 iterations (they are independent), "
+            "writes out") in vectorized.stdout
