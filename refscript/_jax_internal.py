@@ -378,6 +378,20 @@ def has_cond(jaxpr) -> bool:
     return False
 
 
+def value_bytes(jaxpr) -> int:
+    """The bytes of all the values the equations of `jaxpr` make (not inside loops and calls:
+    their outputs only), a bound on what one evaluation holds before XLA fuses anything.
+    `jaxpr.eqns[k].outvars[m].aval` (shape, dtype) as in 0.10.2."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        for var in eqn.outvars:
+            aval = getattr(var, "aval", None)
+            shape, dtype = getattr(aval, "shape", None), getattr(aval, "dtype", None)
+            if shape is not None and dtype is not None:
+                total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return total
+
+
 def dead_code_removed(closed_jaxpr):
     """Returns `closed_jaxpr` without the equations no output needs (its inputs all kept).
     `jax._src.interpreters.partial_eval.dce_jaxpr(jaxpr, used_outputs, instantiate)` in 0.10.2."""

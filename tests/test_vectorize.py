@@ -433,3 +433,22 @@ def test_range_loop_around_a_prange(rng):
     check(rows_of_prange, a, vectorize=True)
     decisions = _decisions(rows_of_prange, a)
     assert decisions[0].startswith(VECTORISED) and decisions[1].startswith("prange vectorised"), decisions
+
+
+def outer_rows(x, y):
+    out = np.zeros((x.shape[0], y.shape[0]))
+    for i in range(x.shape[0]):
+        out[i] = np.sin(x[i] * y) + np.cos(x[i] - y)
+    return out
+
+
+def test_loops_whose_values_would_not_fit_stay_sequential(rng, monkeypatch):
+    from refscript.runtime import parallel
+
+    x, y = rng.standard_normal(8), rng.standard_normal(50)
+    assert _decisions(outer_rows, x, y)[0].startswith(VECTORISED)
+    # Each iteration makes a few rows of 50 float64 values: 8 iterations take some KiB.
+    monkeypatch.setattr(parallel, "AUTOMATIC_BYTES", 1024)
+    check(outer_rows, x, y, vectorize=True)
+    (what,) = [what for what in _decisions(outer_rows, x, y) if "vectoris" in what or "sequential" in what]
+    assert what.startswith(SEQUENTIAL) and "KiB (more than" in what and "AUTOMATIC_BYTES, 1.0 KiB" in what, what

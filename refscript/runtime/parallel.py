@@ -138,6 +138,19 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None, automat
         _vectorise(plan, body, writes, location, automatic=False)
 
 
+# The most memory a loop vectorised automatically may take for the values its iterations make
+# at once (their sum over one iteration's equations, times the iterations: before XLA fuses
+# them, so usually far more than it uses); beyond it the loop stays sequential.
+AUTOMATIC_BYTES = 2**30
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} bytes"
+
+
 class _Sequential(Exception):
     """Why an automatically found loop is not vectorised."""
 
@@ -202,6 +215,12 @@ def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
         if automatic:
             raise _Sequential("its body branches on a traced value (vectorised, it would compute both "
                               "branches for every iteration)")
+    if automatic:
+        needed = _jax_internal.value_bytes(pure.jaxpr) * len(indices)
+        if needed > AUTOMATIC_BYTES:
+            raise _Sequential(f"vectorised, the values of its {len(indices)} iterations would take up to "
+                              f"{_size(needed)} (more than refscript.runtime.parallel.AUTOMATIC_BYTES, "
+                              f"{_size(AUTOMATIC_BYTES)})")
         pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
