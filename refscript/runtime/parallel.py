@@ -215,13 +215,13 @@ def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
         if automatic:
             raise _Sequential("its body branches on a traced value (vectorised, it would compute both "
                               "branches for every iteration)")
+        pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     if automatic:
         needed = _jax_internal.value_bytes(pure.jaxpr) * len(indices)
         if needed > AUTOMATIC_BYTES:
             raise _Sequential(f"vectorised, the values of its {len(indices)} iterations would take up to "
                               f"{_size(needed)} (more than refscript.runtime.parallel.AUTOMATIC_BYTES, "
                               f"{_size(AUTOMATIC_BYTES)})")
-        pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
     what = (f"loop vectorised automatically over {len(indices)} iterations (they are independent)"
