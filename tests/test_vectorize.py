@@ -6,9 +6,11 @@ test also checks the lowering decision, so that a loop silently left sequential
 (which gives the same numbers) fails it.
 """
 
+import atexit
 import hashlib
 import importlib.util
 import pathlib
+import shutil
 import tempfile
 
 import jax
@@ -317,7 +319,8 @@ def test_show_reports_the_decision(rng):
 # Generated independent loops: every one must be vectorised, and agree with Python.
 
 N = 12
-_GENERATED = pathlib.Path(tempfile.mkdtemp(prefix="refscript_vectorize_"))
+_GENERATED = pathlib.Path(tempfile.mkdtemp(prefix="refscript_vectorize_"))  # their modules
+atexit.register(shutil.rmtree, _GENERATED, ignore_errors=True)
 _SETTINGS = {"deadline": None, "derandomize": True, "database": None,
              "suppress_health_check": [HealthCheck.too_slow]}
 
