@@ -39,9 +39,12 @@ from refscript.runtime.undefined import Undefined
 _MAX_RESTARTS = 64
 
 
-def trace_ref_program(fn, flat_args, checks: bool = False, forward_only: bool = False, vectorize: bool = False):
-    """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs."""
-    session = tracing.Session(checks=checks, forward_only=forward_only, vectorize=vectorize)
+def trace_ref_program(fn, flat_args, checks: bool = False, forward_only: bool = False, vectorize: bool = False,
+                      hints: dict | None = None):
+    """Returns `(closed_jaxpr, out_tree, session)` for `fn` traced on flat arguments, with Refs.
+    `hints`: the box types another trace of the same call learned (`tracing.Session.hints`)."""
+    session = tracing.Session(checks=checks, forward_only=forward_only, vectorize=vectorize,
+                              hints=dict(hints or {}))
     with tracing.session_scope(session):
         for _ in range(_MAX_RESTARTS):
             try:
@@ -183,9 +186,10 @@ class JitFunction:
 
     # Tracing.
 
-    def ref_jaxpr(self, static, dynamic, checks: bool = False, forward_only: bool = False):
+    def ref_jaxpr(self, static, dynamic, checks: bool = False, forward_only: bool = False, hints=None):
         """Returns `(closed_jaxpr, out_tree, session)` of the Ref program for these arguments
-        (`forward_only`: the primal lowering, see `tracing.Session.forward_only`)."""
+        (`forward_only`: the primal lowering, see `tracing.Session.forward_only`; `hints`: box
+        types a trace of the other lowering learned)."""
         flat, tree = jax.tree_util.tree_flatten(dynamic)
 
         def ref_program(*flat_args):
@@ -209,7 +213,7 @@ class JitFunction:
         if len(names) == len(flat) and all(name.isidentifier() for name in names):
             ref_program.__signature__ = inspect.Signature(
                 [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names])
-        return trace_ref_program(ref_program, flat, checks, forward_only, self._vectorize)
+        return trace_ref_program(ref_program, flat, checks, forward_only, self._vectorize, hints)
 
     def _run_checked(self, static, dynamic):
         run = functools.partial(self._run_pure, static, checks=True)
@@ -234,7 +238,9 @@ class JitFunction:
         # Traced now, not when a derivative is first taken: both lowerings must see the
         # same values of the globals and closure cells the function reads (as jax.jit,
         # a trace keeps the values it was traced with).
-        closed_differentiable, _, session = self.ref_jaxpr(static, dynamic, checks)
+        # With the box types the first trace learned: a box that must be wider than its first
+        # value is made so at once, without tracing the function once more to learn it.
+        closed_differentiable, _, session = self.ref_jaxpr(static, dynamic, checks, hints=session.hints)
         self._record(session)
 
         @jax.custom_jvp

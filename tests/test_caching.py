@@ -542,3 +542,26 @@ def test_conversion_is_freed_with_its_function(rng):
     del weighted
     gc.collect()
     assert alive() is None
+
+
+_WIDENING_RUNS = []
+
+
+def widening_sum(x):
+    _WIDENING_RUNS.append(1)  # runs only while refscript traces it
+    s = 0  # an int, then a float: the first trace restarts to learn the wider type
+    for i in range(x.shape[0]):
+        for j in range(i):  # a triangular loop: plain calls run a second lowering
+            s += x[j]
+    return s
+
+
+def test_the_second_lowering_starts_with_the_types_the_first_learned():
+    x = np.arange(5.0)
+    compiled = refscript.jit(widening_sum)
+    _WIDENING_RUNS.clear()
+    assert_tree_close(compiled(x), widening_sum(x))
+    assert compiled.lowerings == 2
+    # The forward-only trace runs the function twice (the restart), the differentiable one once.
+    assert len(_WIDENING_RUNS) - 1 == 3  # less the plain call just above
+    check_grad(widening_sum, x)
