@@ -477,7 +477,7 @@ def lowering_decisions(fn, *args, **kwargs) -> list:
     decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]
     decisions += [(loop.location, "loop streamed: " + loop.describe()) for loop in session.streamed_loops]
     decisions += list(session.parallel_loops)
-    _, _, forward = jitted.ref_jaxpr(static, dynamic, forward_only=True)
+    _, _, forward = jitted.ref_jaxpr(static, dynamic, forward_only=True, hints=session.hints)
     decisions += [(location, f"without derivatives: {what}") for location, what in forward.forward_only_choices]
     return sorted(decisions, key=lambda item: (item[0].lineno, item[0].col_offset))
 
