@@ -18,6 +18,7 @@ Writes docs/vectorize-benchmarks.md (`--quick` writes only where `--out` says).
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
@@ -40,7 +41,7 @@ import kernels  # noqa: E402  (the kernels, their sizes and the comparison with 
 def run_kernel(name, module, quick: bool, budget_s: float) -> dict:
     size = kernels.SIZES[name][0 if quick else 1]
     args, expected, expected_after, _ = kernels.numpy_reference(module, name, size)
-    params = list(kernels.inspect.signature(getattr(module, name)).parameters)
+    params = list(inspect.signature(getattr(module, name)).parameters)
     device_args = kernels.on_device(args)
     row = {"name": name, "n": size}
     candidates = {}
@@ -56,8 +57,7 @@ def run_kernel(name, module, quick: bool, budget_s: float) -> dict:
                                  if "vectorised automatically" in what]
             row["sequential"] = [(where.lineno, what) for where, what in compiled.parallel_loops
                                  if "kept sequential" in what]
-        candidates[label] = _timing.Timed(lambda c=compiled: device_args,
-                                          lambda a, c=compiled: jax.block_until_ready(c(*a)))
+        candidates[label] = _timing.Timed(lambda: device_args, lambda a, c=compiled: jax.block_until_ready(c(*a)))
     if not row["vectorised"]:
         return row
     for timed in candidates.values():

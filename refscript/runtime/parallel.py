@@ -124,18 +124,13 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None, automat
     reason is a lowering decision.
     """
     location = caller_location()
-    if automatic:
-        try:
-            plan = _plan(iterable, writes, owned or {}, {}, location, automatic=True)
-            if plan is not None:
-                _vectorise(plan, body, writes, location, automatic=True)
-            return
-        except _Sequential as reason:
-            tracing.current().note_parallel_loop(location, f"loop kept sequential: {reason}")
-        return control_flow.for_stmt(iterable, body, writes=writes)
-    plan = _plan(iterable, writes, owned or {}, reductions or {}, location, automatic=False)
-    if plan is not None:
-        _vectorise(plan, body, writes, location, automatic=False)
+    try:
+        plan = _plan(iterable, writes, owned or {}, reductions or {}, location, automatic)
+        if plan is not None:
+            _vectorise(plan, body, writes, location, automatic)
+    except _Sequential as reason:  # (raised for automatic loops only)
+        tracing.current().note_parallel_loop(location, f"loop kept sequential: {reason}")
+        control_flow.for_stmt(iterable, body, writes=writes)
 
 
 # The most memory a loop vectorised automatically may take for the values its iterations make
