@@ -15,7 +15,8 @@ is not walked again), and a node a pass made without one inside it gets its pare
 start when the tree is compiled (`loader`).
 
 Conversion runs templates thousands of times: each template text is parsed once
-(`_parsed`) and its statements copied for each use.
+(`_parsed`), and made, with the placeholders of a call, into a Python function that
+builds its statements directly (`_builder`), which runs for each use.
 """
 
 from __future__ import annotations
@@ -123,7 +124,17 @@ def replace(template: str, origin=None, **replacements) -> list:
     >>> [s.__class__.__name__ for s in replace("x = y", x="a", y="b")]
     ['Assign']
     """
-    filler = None if origin is None else _Locator(origin)
+    if origin is not None:  # as passes call it: built by the template's own function
+        build = _builders.get((template, *replacements))
+        if build is None:
+            build = _builder(template, tuple(replacements))
+        return build(replacements, getattr(origin, "lineno", 1), getattr(origin, "col_offset", 0), set())
+    return _interpreted(template, None, replacements)
+
+
+def _interpreted(template: str, origin, replacements: dict) -> list:
+    """`replace`, by copying the parsed template (the builders' reference: the tests compare)."""
+    filler = None if origin is None else _Locator(getattr(origin, "lineno", 1), getattr(origin, "col_offset", 0))
     placed: set = set()
     body = []
     for stmt in _parsed(template):
@@ -133,11 +144,12 @@ def replace(template: str, origin=None, **replacements) -> list:
 
 
 class _Locator:
-    """Gives nodes without a position the position of `origin` (as `copy_missing_locations`)."""
+    """Gives nodes without a position the position `lineno`, `col` (as `copy_missing_locations`)."""
 
-    def __init__(self, origin):
-        self.lineno = getattr(origin, "lineno", 1)
-        self.col = getattr(origin, "col_offset", 0)
+    __slots__ = ("lineno", "col")
+
+    def __init__(self, lineno: int, col: int):
+        self.lineno, self.col = lineno, col
 
     def __call__(self, node):
         if "lineno" in getattr(node, "_attributes", ()) and getattr(node, "lineno", None) is None:
@@ -183,6 +195,112 @@ def _instantiate(node, replacements: dict, filler, placed: set):
     if cls is gast.FunctionDef and isinstance(replacements.get(node.name), str):
         new.name = replacements[node.name]
     return filler(new) if filler is not None else new
+
+
+# Builders: each template, with the placeholders of a call, made into a Python function that
+# builds its result directly, with the same nodes `_instantiate` makes from the parsed template
+# (the same classes, fields in the same order, positions, contexts; tests/pyct/test_fast_paths.py
+# compares the two). Interpreting the template's tree again at each use cost conversion about a
+# tenth of its time.
+
+_builders: dict = {}  # (template, *placeholders): its builder
+_MAX_BUILDERS = 4096
+
+
+def _builder(template: str, keys: tuple):
+    """The function `build(replacements, lineno, col, placed)` returning `template`'s statements
+    with the placeholders `keys` replaced, every new node positioned at `lineno`, `col`."""
+    namespace = {"_node": _node, "_name": _name, "_splice": _splice, "_def_name": _def_name}
+    emitter = _Emitter(set(keys), namespace)
+    body = emitter.statements(list(_parsed(template)))
+    source = f"def build(R, L, C, placed):\n    return {body}\n"
+    exec(compile(source, "<refscript template>", "exec"), namespace)
+    if len(_builders) >= _MAX_BUILDERS:  # templates vary little (the runtime's name): never in practice
+        _builders.clear()
+    build = _builders[(template, *keys)] = namespace["build"]
+    return build
+
+
+class _Emitter:
+    """Writes the Python expression that builds a template node (see `_builder`): classes and
+    plain values are names in `namespace`, placeholders calls of `_name` and `_splice`."""
+
+    def __init__(self, keys: set, namespace: dict):
+        self.keys = keys
+        self.namespace = namespace
+
+    def value(self, value) -> str:
+        name = f"v{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def statements(self, items: list) -> str:
+        parts = []
+        for item in items:
+            if not isinstance(item, _AST):
+                parts.append(self.value(item))
+            elif item.__class__ is gast.Expr and item.value.__class__ is gast.Name and item.value.id in self.keys:
+                # A placeholder standing alone: a list of statements is spliced in its place.
+                key = item.value.id
+                expr = self.node(item, {"value": "value"})
+                parts.append(f"*_splice(R[{key!r}], L, C, placed, lambda value: {expr}, "
+                             f"{self.value(item.value.ctx.__class__)}, {key!r})")
+            else:
+                parts.append(self.node(item))
+        return "[" + ", ".join(parts) + "]"
+
+    def node(self, node, given: dict | None = None) -> str:
+        cls = node.__class__
+        if cls is gast.Name and node.id in self.keys:
+            return f"_name(R[{node.id!r}], L, C, placed, {self.value(node.ctx.__class__)}, {node.id!r})"
+        positioned = "lineno" in cls._attributes
+        items = []
+        for key, item in node.__dict__.items():
+            if given is not None and key in given:
+                text = given[key]
+            elif positioned and key in ("lineno", "end_lineno"):
+                text = "L"
+            elif positioned and key in ("col_offset", "end_col_offset"):
+                text = "C"
+            elif item.__class__ is list:
+                text = self.statements(item)
+            elif isinstance(item, _AST):
+                text = self.node(item)
+            elif key == "name" and cls is gast.FunctionDef and item in self.keys:
+                text = f"_def_name(R[{item!r}], {item!r})"
+            else:
+                text = self.value(item)
+            items.append(f"{key!r}: {text}")
+        return f"_node({self.value(cls)}, {{{', '.join(items)}}})"
+
+
+def _node(cls, state: dict):
+    new = cls.__new__(cls)
+    new.__dict__ = state
+    return new
+
+
+def _name(replacement, lineno: int, col: int, placed: set, ctx_class, key: str):
+    """What a placeholder name becomes (see `_instantiate`)."""
+    if isinstance(replacement, str):
+        return _node(gast.Name, {"id": replacement, "ctx": _node(ctx_class, {}), "annotation": None,
+                                 "type_comment": None, "lineno": lineno, "col_offset": col,
+                                 "end_lineno": lineno, "end_col_offset": col})
+    if isinstance(replacement, _AST):
+        return with_context(_place(replacement, _Locator(lineno, col), placed), _node(ctx_class, {}))
+    raise ValueError(f"cannot put a {type(replacement).__name__} where the name {key!r} stands")
+
+
+def _splice(replacement, lineno: int, col: int, placed: set, expression, ctx_class, key: str) -> list:
+    """What a placeholder standing as a statement becomes: statements, or an expression."""
+    if isinstance(replacement, list):
+        filler = _Locator(lineno, col)
+        return [_place(stmt, filler, placed) for stmt in replacement]
+    return [expression(_name(replacement, lineno, col, placed, ctx_class, key))]
+
+
+def _def_name(replacement, name: str) -> str:
+    return replacement if isinstance(replacement, str) else name
 
 
 def _place(node, filler, placed: set):

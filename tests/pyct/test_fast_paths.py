@@ -226,6 +226,44 @@ def test_template_replacements_are_moved_and_copied_when_placed_twice():
     assert guard.body[0] is body[0] and guard.orelse[0] is not body[0]
 
 
+def _state(node) -> list:
+    """Every node's class and dict items, in order (so the order of fields and positions counts)."""
+    return [(sub.__class__.__name__, [(k, v) for k, v in sub.__dict__.items() if not isinstance(v, (gast.AST, list))])
+            for sub in gast.walk(node)]
+
+
+def test_template_builders_build_what_the_templates_give(monkeypatch):
+    """Every template call the passes make converting the example kernels, built by the
+    template's builder and by copying the parsed template, from copies of the same replacements:
+    the same trees, positions, field order and sharing of replacement nodes."""
+    import refscript.transpiler
+
+    calls = []
+    original = templates.replace
+
+    def recording(template, origin=None, **replacements):
+        if origin is not None:
+            calls.append((template, copy.deepcopy(origin), copy.deepcopy(replacements)))
+        return original(template, origin, **replacements)
+
+    monkeypatch.setattr(templates, "replace", recording)
+    for path in sorted((ROOT / "examples" / "kernels").glob("*.py")):
+        if path.stem != "run":
+            module = _load(path)
+            refscript.transpiler.convert(getattr(module, path.stem), cache=False)
+    monkeypatch.undo()
+    assert len({template for template, _, _ in calls}) >= 10
+    for template, origin, replacements in calls:
+        given = copy.deepcopy(replacements)
+        built = templates.replace(template, origin, **given)
+        expected = templates._interpreted(template, origin, copy.deepcopy(replacements))
+        assert [_dump(s) for s in built] == [_dump(s) for s in expected], template
+        assert [_state(s) for s in built] == [_state(s) for s in expected], template
+        for key, value in given.items():  # replacements are moved in, not copied
+            if isinstance(value, gast.AST) and len(template.split(key)) == 2:
+                assert any(sub is value for s in built for sub in gast.walk(s)), (template, key)
+
+
 def _functions(module):
     for value in vars(module).values():
         if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
