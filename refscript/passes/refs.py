@@ -186,8 +186,12 @@ class _Rename(traversal.Transformer):
         self.mapping = mapping
         self.refs_pass = refs_pass
 
-    def _box_name(self, name: str, ctx):
-        return gast.Name(id=self.mapping[name], ctx=ctx, annotation=None, type_comment=None)
+    def _box_name(self, name: str, origin):
+        """The box of `name`, read, standing where `origin` stands (so pdb steps stay on the line):
+        `gast.copy_location(gast.Name(box, Load()), origin)`, built directly (every use of a boxed
+        name makes one)."""
+        return _located(gast.Name, {"id": self.mapping[name], "ctx": gast.Load(), "annotation": None,
+                                    "type_comment": None}, origin)
 
     def visit_Name(self, node):
         if node.id not in self.mapping:
@@ -196,15 +200,14 @@ class _Rename(traversal.Transformer):
             raise self.refs_pass.ctx.error(node, f"`del {node.id}` is not supported here", "assign a new value instead")
         if isinstance(node.ctx, gast.Store):
             self.refs_pass.record_write(self.mapping[node.id])
-        box = gast.copy_location(self._box_name(node.id, gast.Load()), node)  # so pdb steps stay on the line
-        value = gast.Attribute(value=box, attr="value", ctx=node.ctx)
-        return gast.copy_location(value, node)
+        return _located(gast.Attribute, {"value": self._box_name(node.id, node), "attr": "value", "ctx": node.ctx},
+                        node)
 
     def visit_Subscript(self, node):
         if isinstance(node.value, gast.Name) and node.value.id in self.mapping:
             if isinstance(node.ctx, gast.Store):
                 self.refs_pass.record_write(self.mapping[node.value.id])
-            node.value = gast.copy_location(self._box_name(node.value.id, gast.Load()), node.value)
+            node.value = self._box_name(node.value.id, node.value)
             node.slice = self.visit(node.slice)
             return node
         return self.generic_visit(node)
@@ -216,7 +219,7 @@ class _Rename(traversal.Transformer):
             and node.attr in _ARRAY_ATTRIBUTES
             and isinstance(node.ctx, gast.Load)
         ):
-            node.value = gast.copy_location(self._box_name(node.value.id, gast.Load()), node.value)
+            node.value = self._box_name(node.value.id, node.value)
             return node
         return self.generic_visit(node)
 
@@ -239,6 +242,21 @@ class _Rename(traversal.Transformer):
         return self._shadowed(bound, node)
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+
+_POSITIONS = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
+def _located(cls, state: dict, origin):
+    """A new `cls` node of fields `state` with `origin`'s positions, as `gast.copy_location` gives
+    them (the positions `origin` has, in order after the fields)."""
+    node = cls.__new__(cls)
+    found = origin.__dict__
+    for attr in _POSITIONS:
+        if attr in found:
+            state[attr] = found[attr]
+    node.__dict__ = state
+    return node
 
 
 def _modified_here(stmts, modified=modified) -> set[str]:
