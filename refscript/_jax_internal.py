@@ -368,12 +368,18 @@ def _check_in_while(jaxpr, in_while: bool = False) -> bool:
 
 def has_cond(jaxpr) -> bool:
     """Whether `jaxpr` has a `cond`, also inside loops and calls."""
+    return has_primitive(jaxpr, "cond")
+
+
+def has_primitive(jaxpr, name: str) -> bool:
+    """Whether `jaxpr` has an equation of the primitive `name` (`cond`, `while`), also inside
+    loops and calls (not inside a `cond`'s branches)."""
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "cond":
+        if eqn.primitive.name == name:
             return True
         for key in _SUBJAXPR_PARAMS.get(eqn.primitive.name, ()):
             sub = eqn.params.get(key)
-            if isinstance(sub, _core.ClosedJaxpr) and has_cond(sub.jaxpr):
+            if isinstance(sub, _core.ClosedJaxpr) and has_primitive(sub.jaxpr, name):
                 return True
     return False
 

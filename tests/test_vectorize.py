@@ -248,6 +248,44 @@ def test_traced_written_index_keeps_the_loop_sequential(rng):
     assert any(what.startswith(SEQUENTIAL) and "depends on a traced value" in what for what in decisions), decisions
 
 
+def halvings(v):
+    k = 0
+    while v > 1.0:  # traced: a `while` with a run-time trip count
+        v = v / 2
+        k += 1
+    return k
+
+
+def rows_call_a_while(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        out[i] = halvings(abs(x[i]) * 40.0)
+    return out
+
+
+def rows_define_a_while(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        def halve(v):
+            while v > 1.0:
+                v = v / 2
+            return v
+        out[i] = halve(abs(x[i]) * 40.0)
+    return out
+
+
+@pytest.mark.parametrize("fn", [rows_call_a_while, rows_define_a_while])
+def test_a_while_in_a_called_or_defined_function_keeps_the_loop_sequential(rng, fn):
+    # The converter sees no `while` in the loop; the traced body has one, and vectorised every
+    # row would run it as long as the longest row.
+    x = rng.standard_normal(6)
+    check(fn, x, vectorize=True)
+    decisions = _decisions(fn, x)
+    assert any(what.startswith(SEQUENTIAL) and "run-time trip count" in what for what in decisions), decisions
+    assert not any(what.startswith(VECTORISED) for what in decisions)
+    assert "automatic=True" in refscript.converted_source(refscript.jit(fn, vectorize=True))
+
+
 def test_without_vectorize_loops_stay_sequential(rng):
     x, y = rng.standard_normal(11), rng.standard_normal(11)
     decisions = [what for _, what in lowering_decisions(refscript.jit(axpy), 2.0, x, y)]

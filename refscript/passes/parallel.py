@@ -47,7 +47,8 @@ def check(fn: gast.FunctionDef, ctx: PassContext, vectorize: bool = False) -> No
     prange loop would be, and `Key.AUTOMATIC`; one it does not accept stays as it is, and so
     does one holding a `while` loop: vectorised, every iteration would run that loop as long
     as the longest one does (mandelbrot's loops as prange loops: 2.0x the time of the range
-    loops at 200 x 200, 3.2x at 16 x 16, on CPU).
+    loops at 200 x 200, 3.2x at 16 x 16, on CPU). (A `while` this cannot see, in a function
+    the body calls or defines, keeps the loop sequential when it runs: runtime/parallel.py.)
     """
     automatic = []
     # Breadth first, statements only (a loop is one): the first dependence reported is that of
