@@ -708,7 +708,24 @@ def _scan_lanes(eqn, values, n):
 
 def _varying_outputs(jaxpr, in_varies):
     """Which outputs of `jaxpr` may differ between iterations, given which inputs do."""
+    return _varying(jaxpr, in_varies)[0]
+
+
+def runs_varying_while(jaxpr, in_varies) -> bool:
+    """Whether `jaxpr` runs a `while` (also inside loops and calls) that takes a value which may
+    differ between lanes, given which inputs do: vectorised, such a loop runs for every lane
+    as long as for the longest one."""
+    return _varying(jaxpr, in_varies)[1]
+
+
+def _varying(jaxpr, in_varies):
+    """`(outputs, varying_while)`: which outputs of `jaxpr` may differ between lanes (iterations,
+    batch elements), given which inputs do; whether a `while` takes a value that may (see
+    `runs_varying_while`). Reads `eqn.params` of `pjit`/`jit`/`closed_call` (`jaxpr`,
+    `call_jaxpr`), `scan` (`jaxpr`, `num_consts`, `num_carry`), `while` (`cond_jaxpr`,
+    `body_jaxpr`, `cond_nconsts`, `body_nconsts`) and `cond` (`branches`), as in 0.10.2."""
     varies = {}
+    varying_while = False
 
     def read(v):
         return False if isinstance(v, _core.Literal) else varies.get(v, False)
@@ -719,21 +736,39 @@ def _varying_outputs(jaxpr, in_varies):
         name = eqn.primitive.name
         if name in ("pjit", "jit", "closed_call"):
             sub = eqn.params["call_jaxpr" if name == "closed_call" else "jaxpr"]
-            outs = _varying_outputs(sub.jaxpr, ins)
+            outs, inner = _varying(sub.jaxpr, ins)
+            varying_while = varying_while or inner
         elif name == "scan":
             k, c = eqn.params["num_consts"], eqn.params["num_carry"]
             carry = ins[k:k + c]
             while True:
-                outs = _varying_outputs(eqn.params["jaxpr"].jaxpr, ins[:k] + carry + ins[k + c:])
+                outs, inner = _varying(eqn.params["jaxpr"].jaxpr, ins[:k] + carry + ins[k + c:])
                 settled = [a or b for a, b in zip(carry, outs[:c])]
                 if settled == carry:
                     break
                 carry = settled
+            varying_while = varying_while or inner
             outs = carry + outs[c:]
+        elif name == "while":  # its carry may vary; whether its test does decides
+            params = eqn.params
+            nc, nb = params["cond_nconsts"], params["body_nconsts"]
+            carry = ins[nc + nb:]
+            while True:
+                outs, inner = _varying(params["body_jaxpr"].jaxpr, ins[nc:nc + nb] + carry)
+                settled = [a or b for a, b in zip(carry, outs)]
+                if settled == carry:
+                    break
+                carry = settled
+            (test,), in_test = _varying(params["cond_jaxpr"].jaxpr, ins[:nc] + carry)
+            varying_while = varying_while or inner or in_test or test
+            outs = [True] * len(carry) if test else carry  # (a varying test: a varying trip count)
         else:
+            if any(ins) and name == "cond" and any(
+                    has_primitive(branch.jaxpr, "while") for branch in eqn.params["branches"]):
+                varying_while = True
             outs = [any(ins)] * len(eqn.outvars)
         varies.update(zip(eqn.outvars, outs))
-    return [read(v) for v in jaxpr.outvars]
+    return [read(v) for v in jaxpr.outvars], varying_while
 
 
 # Reading the jaxpr of one loop iteration (refscript/runtime/streaming.py).

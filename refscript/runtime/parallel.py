@@ -211,11 +211,12 @@ def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
             raise _Sequential("its body branches on a traced value (vectorised, it would compute both "
                               "branches for every iteration)")
         pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
-    if automatic and _jax_internal.has_primitive(pure.jaxpr, "while"):
+    if automatic and _jax_internal.runs_varying_while(pure.jaxpr, [True] * len(pure.jaxpr.invars)):
         # A `while` the converter did not see in the loop (in a function the body calls or
-        # defines), or a loop with a run-time trip count: as for a `while` written in the loop.
-        raise _Sequential("its body runs a loop with a run-time trip count (vectorised, every "
-                          "iteration would run it as long as the longest one)")
+        # defines), or an inner loop with a traced trip count, that depends on the iteration: as
+        # for a `while` written in the loop. (One that does not runs once for all iterations.)
+        raise _Sequential("its body runs a loop whose trip count depends on the iteration (vectorised, "
+                          "every iteration would run it as long as the longest one)")
     if automatic:
         needed = _jax_internal.value_bytes(pure.jaxpr) * len(indices)
         if needed > AUTOMATIC_BYTES:
