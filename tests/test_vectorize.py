@@ -511,3 +511,25 @@ def test_loops_whose_values_would_not_fit_stay_sequential(rng, monkeypatch):
     check(outer_rows, x, y, vectorize=True)
     (what,) = [what for what in _decisions(outer_rows, x, y) if "vectoris" in what or "sequential" in what]
     assert what.startswith(SEQUENTIAL) and "KiB (more than" in what and "AUTOMATIC_BYTES, 1.0 KiB" in what, what
+
+
+def test_which_while_loops_vary_between_lanes():
+    """`_jax_internal.runs_varying_while` and the outputs it finds varying, on `lax.while_loop`s
+    whose first input varies between lanes (the iteration) and second does not."""
+    from refscript import _jax_internal
+
+    def fixed_trip_count(lane, n):  # the test reads only n: one loop for all lanes
+        return jax.lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * lane), (0, 1.0))
+
+    def lane_trip_count(lane, n):  # the test reads the lane's value
+        return jax.lax.while_loop(lambda c: c[1] < lane, lambda c: (c[0] + 1, c[1] * 2.0), (0, 1.0))
+
+    def counter_only(lane, n):  # nothing varies: the lane is not read
+        return jax.lax.while_loop(lambda c: c < n, lambda c: c + 1, 0)
+
+    cases = [(fixed_trip_count, False, [False, True]), (lane_trip_count, True, [True, True]),
+             (counter_only, False, [False])]
+    for fn, varying, outputs in cases:
+        jaxpr = jax.make_jaxpr(fn)(2.0, 5).jaxpr
+        assert _jax_internal.runs_varying_while(jaxpr, [True, False]) is varying, fn.__name__
+        assert _jax_internal._varying_outputs(jaxpr, [True, False]) == outputs, fn.__name__
