@@ -59,7 +59,8 @@ class JitFunction:
     """A compiled imperative function; see `jit`.
 
     Attributes useful when inspecting it: `converted_source` (the Python refscript
-    generated), `trace_count` (how many times it was traced).
+    generated), `trace_count` (how many times it was traced), `options` (the keyword
+    arguments of `jit` it was compiled with).
     """
 
     def __init__(
@@ -97,6 +98,15 @@ class JitFunction:
     @property
     def converted_source(self) -> str:
         return self._conversion.source
+
+    @property
+    def options(self) -> dict:
+        """The keyword arguments of `refscript.jit` this function was compiled with:
+        `refscript.jit(f.__wrapped__, **{**f.options, "vectorize": True})` compiles it again
+        with one option changed."""
+        return dict(static_argnums=tuple(sorted(self._static_argnums)),
+                    static_argnames=tuple(sorted(self._static_argnames)), static_scalars=self._static_scalars,
+                    checks=self._checks, return_updates=self._return_updates, vectorize=self._vectorize)
 
     def __get__(self, instance, owner=None):
         if instance is None:

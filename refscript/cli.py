@@ -196,17 +196,15 @@ def _render(fn, args, stages):
 
 def _vectorized(fn):
     """`fn` compiled with `vectorize=True` (a `refscript.jit` function keeps its other options)."""
-    if isinstance(fn, api.JitFunction):
-        vectorized = api.JitFunction(
-            fn.__wrapped__, fn._static_argnums, fn._static_argnames, fn._static_scalars, fn._checks,
-            fn._return_updates, vectorize=True)
-        if hasattr(fn, "example_args"):
-            vectorized.example_args = fn.example_args
-        return vectorized
+    compiled = isinstance(fn, api.JitFunction)
+    options = {**fn.options, "vectorize": True} if compiled else {"vectorize": True}
     try:
-        return api.jit(fn, vectorize=True)
+        vectorized = api.jit(fn.__wrapped__ if compiled else fn, **options)
     except Exception as error:  # the user's function could not be converted
         raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
+    if hasattr(fn, "example_args"):
+        vectorized.example_args = fn.example_args
+    return vectorized
 
 
 # Loading the user's function.

@@ -357,3 +357,25 @@ def test_cli_vectorize_shows_the_vectorised_loop(user_dir):
     assert "rs.parallel_for(" in vectorized.stdout and "automatic=True" in vectorized.stdout
     assert ("# line 6, column 5: loop vectorised automatically over 16 iterations (they are independent), "
             "writes out") in vectorized.stdout
+
+
+def scaled_map(x, scale):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        out[i] = scale * x[i]
+    return out
+
+
+def test_options_recompile_a_function_and_the_cli_keeps_them_with_vectorize():
+    from refscript import cli
+
+    compiled = refscript.jit(scaled_map, static_argnames="scale", static_scalars=False, checks=True)
+    assert compiled.options == dict(static_argnums=(), static_argnames=("scale",), static_scalars=False,
+                                    checks=True, return_updates=False, vectorize=False)
+    assert refscript.jit(compiled.__wrapped__, **compiled.options).options == compiled.options
+    compiled.example_args = (np.ones(4), 2.0)
+    vectorized = cli._vectorized(compiled)
+    assert vectorized.options == {**compiled.options, "vectorize": True}
+    assert vectorized.example_args == compiled.example_args
+    assert "automatic=True" in vectorized.converted_source
+    np.testing.assert_array_equal(vectorized(np.arange(4.0), 3.0), 3.0 * np.arange(4.0))
