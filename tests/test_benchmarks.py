@@ -7,12 +7,12 @@ run end to end in its quick mode on two small kernels, with one round.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import pytest
+from tests.modules import import_file
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -20,10 +20,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 def _load_harness():
     name = "refscript_benchmarks_kernels"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "kernels.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        import_file(BENCHMARKS / "kernels.py", name, register=True)
     return sys.modules[name]
 
 
@@ -109,9 +106,7 @@ def test_geomeans_are_ratios_of_medians():
 
 def test_branch_writes_benchmark_runs(capsys):
     """benchmarks/branch_writes.py checks its three variants against NumPy, then times them."""
-    spec = importlib.util.spec_from_file_location("branch_writes", BENCHMARKS / "branch_writes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_file(BENCHMARKS / "branch_writes.py", "branch_writes")
     assert module.main(["--n", "200", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "write inside, not deferred" in out
@@ -122,10 +117,7 @@ def test_branch_writes_benchmark_runs(capsys):
 def test_conversion_benchmark_quick_run_writes_the_table(tmp_path):
     """benchmarks/conversion.py checks two kernels, times their conversion and first calls (one
     round in its quick mode) and writes the table and chart."""
-    name = "refscript_benchmarks_conversion"
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "conversion.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # (dataclasses look it up)
-    spec.loader.exec_module(module)
+    module = import_file(BENCHMARKS / "conversion.py", "refscript_benchmarks_conversion", register=True)
     markdown, chart = tmp_path / "first-call.md", tmp_path / "first-call.png"
     assert module.main(["--quick", "--only", "prefix_sum,lu", "--markdown", str(markdown),
                         "--chart", str(chart)]) == 0
@@ -143,10 +135,7 @@ def test_conversion_benchmark_quick_run_writes_the_table(tmp_path):
 def test_vectorize_benchmark_quick_run_writes_the_table(tmp_path):
     """benchmarks/vectorize.py checks kernels under both lowerings against NumPy, lists the loops
     vectorize=True vectorised and times the kernels where it did."""
-    name = "refscript_benchmarks_vectorize"
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "vectorize.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_file(BENCHMARKS / "vectorize.py", "refscript_benchmarks_vectorize", register=True)
     markdown = tmp_path / "vectorize.md"
     assert module.main(["--quick", "--only", "jacobi_1d,prefix_sum", "--budget", "0.05",
                         "--out", str(markdown)]) == 0

@@ -7,7 +7,6 @@ is used by this module only, so its first conversion happens in its test.
 
 import gc
 import importlib
-import importlib.util
 import os
 import sys
 import types
@@ -22,6 +21,7 @@ import pytest
 import refscript
 from refscript import transpiler
 from oracle import assert_tree_close, check, check_grad, numerical_grad
+from tests.modules import import_file
 
 
 def cache_scaled_cumsum(x, n):
@@ -427,10 +427,7 @@ def edited_module(tmp_path, monkeypatch):
             os.utime(path, ns=(mtime, mtime))
 
     def load_fresh():
-        spec = importlib.util.spec_from_file_location(f"{name}_{uuid.uuid4().hex}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return import_file(path, f"{name}_{uuid.uuid4().hex}")
 
     write("2.0", ">")
     yield types.SimpleNamespace(write=write, module=importlib.import_module(name), load_fresh=load_fresh)

@@ -6,7 +6,6 @@ Every function is checked against plain Python (values, dtypes, arrays written),
 jaxpr checks show what the lowering is for: no conditional carries a whole array.
 """
 
-import importlib.util
 from pathlib import Path
 
 import jax
@@ -16,6 +15,7 @@ import pytest
 
 import refscript
 from oracle import check, check_grad, check_vmap, numerical_grad
+from tests.modules import import_file
 
 
 def _equations(jaxpr):
@@ -39,10 +39,7 @@ def _conds_carrying(fn, args, shape):
 def _kernel(name):
     """The function of examples/kernels/NAME.py (the kernels the examples test and benchmark)."""
     path = Path(__file__).resolve().parent.parent / "examples" / "kernels" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"refscript_example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
+    return getattr(import_file(path, f"refscript_example_{name}"), name)
 
 
 # ---------------------------------------------------------------------------

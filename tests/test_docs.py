@@ -1,13 +1,13 @@
 """Every example in docs/ runs, and every "refscript output" block is what the converter produces."""
 
 import ast
-import importlib.util
 import pathlib
 import re
 
 import pytest
 
 import refscript
+from tests.modules import import_source
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 OUTPUT_MARKER = "# refscript output"
@@ -26,12 +26,7 @@ def _cases():
 
 
 def _load(source, directory, name):
-    module_path = directory / f"{name}.py"
-    module_path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, module_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_source(source, directory / f"{name}.py")
 
 
 @pytest.mark.parametrize("path, index", list(_cases()))

@@ -11,7 +11,6 @@ matching a correct answer.
 from __future__ import annotations
 
 import binascii
-import importlib.util
 import sys
 import warnings
 import zlib
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from oracle import check
+from tests.modules import import_file
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "examples" / "kernels"
 
@@ -27,10 +27,7 @@ KERNELS_DIR = Path(__file__).resolve().parent.parent / "examples" / "kernels"
 def _load_runner():
     name = "refscript_example_kernels_run"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, KERNELS_DIR / "run.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        import_file(KERNELS_DIR / "run.py", name, register=True)
     return sys.modules[name]
 
 

@@ -17,7 +17,6 @@ leaves are compared with what NumPy leaves (tests/oracle.py).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import textwrap
 import types
@@ -30,6 +29,7 @@ import pytest
 import refscript
 from refscript.errors import CheckFailedError, RefscriptError
 from oracle import assert_tree_close, check
+from tests.modules import import_source
 
 
 class Snapshot:
@@ -367,12 +367,7 @@ scaled = make_scaled(1.5)
 
 
 def _load_module(tmp_path, name, source):
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(source))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_source(textwrap.dedent(source), tmp_path / f"{name}.py")
 
 
 def _function_state(fn):

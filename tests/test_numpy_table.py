@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-import importlib.util
 import itertools
 import pathlib
 import re
@@ -28,6 +27,7 @@ import pytest
 import refscript
 from oracle import assert_tree_close, check
 from refscript.runtime import windows
+from tests.modules import import_source
 
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "numpy.md"
 STATUSES = ("supported", "supported with a difference", "unsupported", "unrolls")
@@ -399,12 +399,7 @@ _module_numbers = itertools.count()
 def load(source: str, directory: pathlib.Path):
     """The module of `source`, written to a file of its own (refscript reads the source)."""
     name = f"numpy_table_{next(_module_numbers)}"
-    path = directory / f"{name}.py"
-    path.write_text("import jax.numpy as jnp\nimport numpy as np\n\n\n" + source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_source("import jax.numpy as jnp\nimport numpy as np\n\n\n" + source, directory / f"{name}.py")
 
 
 def loop_function(name: str, expressions: list[str], loop="range(3)", carried=True, initial=None) -> str:

@@ -8,7 +8,6 @@ test also checks the lowering decision, so that a loop silently left sequential
 
 import atexit
 import hashlib
-import importlib.util
 import pathlib
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 import refscript
 from refscript.api import lowering_decisions
+from tests.modules import import_source
 from tests.oracle import check, check_grad, check_vmap
 
 VECTORISED = "loop vectorised automatically"
@@ -421,12 +421,7 @@ def independent_loops(draw):
 
 def _load(source):
     name = "vectorize_" + hashlib.sha1(source.encode()).hexdigest()[:16]
-    path = _GENERATED / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_source(source, _GENERATED / f"{name}.py")
 
 
 def _arguments(source):

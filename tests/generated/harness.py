@@ -11,7 +11,6 @@ import collections
 import contextlib
 import copy
 import hashlib
-import importlib.util
 import os
 import shutil
 import signal
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import refscript
+from tests.modules import import_file
 
 # float64 results within this relative tolerance; ints, bools and dtypes exactly.
 RTOL = 1e-12
@@ -47,9 +47,7 @@ def load(source: str):
     path = os.path.join(_DIR, f"gen_{key}.py")
     with open(path, "w") as file:
         file.write(source)
-    spec = importlib.util.spec_from_file_location(f"refscript_generated_{key}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_file(path, f"refscript_generated_{key}")
     _modules[key] = module
     while len(_modules) > _CACHE_SIZE:
         _modules.popitem(last=False)

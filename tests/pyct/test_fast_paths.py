@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.util
 import inspect
 import textwrap
 import types
@@ -23,6 +22,7 @@ import pytest
 from refscript.errors import SourceUnavailableError
 from refscript.pyct import anno, gast_translation, naming, parser, templates, traversal
 from refscript.pyct.analysis import activity
+from tests.modules import import_file
 
 ROOT = Path(__file__).resolve().parents[2]
 # Code to compare on: the converter's own tree code and the example kernels.
@@ -273,10 +273,7 @@ def _functions(module):
 
 
 def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"fast_paths_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path, f"fast_paths_{path.stem}")
 
 
 def test_quick_source_lines_are_inspects():
