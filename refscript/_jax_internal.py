@@ -712,15 +712,16 @@ def _varying_outputs(jaxpr, in_varies):
 
 
 def runs_varying_while(jaxpr, in_varies) -> bool:
-    """Whether `jaxpr` runs a `while` (also inside loops and calls) that takes a value which may
+    """Whether `jaxpr` runs a `while` (also inside loops, calls and branches) whose test may
     differ between lanes, given which inputs do: vectorised, such a loop runs for every lane
-    as long as for the longest one."""
+    as long as for the longest one. (A `while` in a branch counts if the branch's operands may
+    differ.)"""
     return _varying(jaxpr, in_varies)[1]
 
 
 def _varying(jaxpr, in_varies):
     """`(outputs, varying_while)`: which outputs of `jaxpr` may differ between lanes (iterations,
-    batch elements), given which inputs do; whether a `while` takes a value that may (see
+    batch elements), given which inputs do; whether a `while` loop's test may (see
     `runs_varying_while`). Reads `eqn.params` of `pjit`/`jit`/`closed_call` (`jaxpr`,
     `call_jaxpr`), `scan` (`jaxpr`, `num_consts`, `num_carry`), `while` (`cond_jaxpr`,
     `body_jaxpr`, `cond_nconsts`, `body_nconsts`) and `cond` (`branches`), as in 0.10.2."""

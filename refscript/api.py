@@ -415,8 +415,8 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
       `refscript.prange`: those that write their own elements (`c[i] = a[i] * b[i]`,
       a stencil into another array) and accumulate nothing. A loop the analysis
       cannot prove independent, or whose body branches on traced values or runs
-      a `while` loop, stays sequential; `refscript.show` lists each decision. The functions it calls
-      are converted the same way.
+      a `while` loop, stays sequential; `refscript.show` lists each decision.
+      The functions it calls are converted the same way.
 
     A NumPy array argument that the function writes into (and never rebinds)
     holds, after the call, what NumPy would have left in it; if the call fails
