@@ -414,8 +414,9 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
       `range(...)` whose iterations are independent, as if written with
       `refscript.prange`: those that write their own elements (`c[i] = a[i] * b[i]`,
       a stencil into another array) and accumulate nothing. A loop the analysis
-      cannot prove independent, or whose body branches on traced values or runs
-      a `while` loop, stays sequential; `refscript.show` lists each decision.
+      cannot prove independent, or whose body branches on traced values or holds
+      a `while` loop (or calls one whose length depends on the iteration), stays
+      sequential; `refscript.show` lists each decision.
       The functions it calls are converted the same way.
 
     A NumPy array argument that the function writes into (and never rebinds)
