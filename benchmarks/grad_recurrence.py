@@ -4,6 +4,7 @@ the best hand-written JAX.
     a[0] = b[0];  a[i] = sin(a[i - 1]) + b[i]    for i in 1 .. n-1;   loss = sum(a)
 
     python benchmarks/grad_recurrence.py [--sizes 1000 10000 100000] [--budget SECONDS] [--out PATH]
+                                         [--chart PATH] [--json PATH] [--replot JSON]
 
 Implementations, each under `jax.jit`:
 
@@ -23,12 +24,15 @@ to round, until the budget of the size is spent; a sample averages enough calls
 to last ~20 ms. Tables give medians and ratios of medians. An implementation
 whose gradient is quadratic is skipped at a size where one call would take more
 than `--skip-over` seconds (predicted from the smaller size). Writes
-docs/grad-benchmarks.md unless `--out -`.
+docs/grad-benchmarks.md unless `--out -`, and the chart docs/grad-benchmarks.png
+(time per call against n, log-log; needs matplotlib, `pip install -e '.[bench]'`).
+`--json` keeps the measurements, `--replot` writes the table and chart from them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -149,7 +153,57 @@ def _ratio(a, b):
     return "—" if a is None or b is None else f"{a / b:.2f}x"
 
 
-def markdown(all_results, sizes, command, machine) -> str:
+_CHART_STYLE = {  # name: (label, colour, line style)
+    "refscript": ("refscript", "#1f77b4", "-"),
+    "lax.scan": ("hand-written lax.scan", "#2ca02c", "--"),
+    "fori_loop": ("hand-written fori_loop", "#ff7f0e", ":"),
+    "refscript, plain lowering": ("refscript, plain lowering (before issue 7)", "#d62728", "-."),
+}
+
+
+def chart(all_results, sizes, path) -> str | None:
+    """Draws time per call against n (log-log), forward and gradient, a row per dtype; returns
+    why not, if it cannot."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (`pip install -e '.[bench]'`), so no chart was drawn."
+    dtypes = list(all_results)
+    fig, axes = plt.subplots(len(dtypes), 2, figsize=(11, 3.6 * len(dtypes)), squeeze=False)
+    for row, dtype in zip(axes, dtypes):
+        for ax, kind in zip(row, ("forward", "gradient")):
+            for name, (label, colour, style) in _CHART_STYLE.items():
+                points = [(n, all_results[dtype][kind, n].get(name)) for n in sizes]
+                points = [(n, s) for n, s in points if s is not None]
+                if points:
+                    ax.plot([n for n, _ in points], [s for _, s in points], marker="o", color=colour,
+                            linestyle=style, label=label)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("n (array length)")
+            ax.set_ylabel("seconds per call (median)")
+            ax.set_title(f"{kind}, {dtype}" + (": jax.grad of sum(f(b))" if kind == "gradient" else ": f(b)"))
+            ax.grid(which="both", alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return None
+
+
+def _to_json(all_results) -> dict:
+    return {dtype: [[kind, n, medians] for (kind, n), medians in results.items()]
+            for dtype, results in all_results.items()}
+
+
+def _from_json(data) -> dict:
+    return {dtype: {(kind, n): medians for kind, n, medians in rows} for dtype, rows in data.items()}
+
+
+def markdown(all_results, sizes, command, machine, chart_note=None) -> str:
     lines = [
         "# Gradients through in-place loops: linear, not quadratic",
         "",
@@ -187,6 +241,8 @@ def markdown(all_results, sizes, command, machine) -> str:
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
         "",
     ]
+    if chart_note:
+        lines += [chart_note, ""]
     for dtype, results in all_results.items():
         lines += [
             f"## {dtype}",
@@ -215,17 +271,35 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=6.0, help="seconds of timing per size and kind")
     parser.add_argument("--skip-over", type=float, default=60.0,
                         help="skip a quadratic implementation when its rounds would take longer (seconds)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "grad-benchmarks.md"),
-                        help="Markdown output ('-': print only)")
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    parser.add_argument("--out", default=str(docs / "grad-benchmarks.md"), help="Markdown output ('-': print only)")
+    parser.add_argument("--chart", default=str(docs / "grad-benchmarks.png"), help="PNG chart ('-': none)")
+    parser.add_argument("--json", metavar="PATH", help="also write the measurements here")
+    parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
-    jax.config.update("jax_enable_x64", True)  # float64 runs need it; float32 arrays stay float32
-    machine = _timing.machine_description()
-    print("; ".join(f"{k}: {v}" for k, v in machine.items()))
-    all_results = {}
-    for dtype in args.dtypes:
-        all_results[dtype] = measure(np.dtype(dtype).type, args.sizes, args.budget, args.skip_over, print)
-    command = "python benchmarks/grad_recurrence.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(all_results, args.sizes, command.strip(), machine)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        all_results, sizes = _from_json(saved["results"]), saved["sizes"]
+        machine, command = saved["machine"], saved["command"]
+    else:
+        jax.config.update("jax_enable_x64", True)  # float64 runs need it; float32 arrays stay float32
+        machine = _timing.machine_description()
+        print("; ".join(f"{k}: {v}" for k, v in machine.items()))
+        all_results, sizes = {}, args.sizes
+        for dtype in args.dtypes:
+            all_results[dtype] = measure(np.dtype(dtype).type, sizes, args.budget, args.skip_over, print)
+        command = ("python benchmarks/grad_recurrence.py "
+                   + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+        if args.json:
+            Path(args.json).write_text(json.dumps(
+                {"results": _to_json(all_results), "sizes": sizes, "machine": machine, "command": command}))
+    chart_note = None
+    if args.chart != "-":
+        chart_note = chart(all_results, sizes, args.chart)
+        if chart_note is None:
+            chart_note = f"![Time per call against n]({Path(args.chart).name})"
+            print(f"wrote {args.chart}")
+    text = markdown(all_results, sizes, command, machine, chart_note)
     if args.out == "-":
         print(text)
     else:

@@ -145,3 +145,23 @@ def test_vectorize_benchmark_quick_run_writes_the_table(tmp_path):
     assert jacobi[2] == "12, 14" and jacobi[6].endswith("x"), jacobi  # both sweeps vectorised, timed
     assert prefix[2] == "none" and prefix[6] == "", prefix  # a carried loop: left alone, not timed
     assert "vectorised loops in 1 of 2 kernels" in markdown.read_text()
+
+
+def test_gradient_benchmark_quick_run_writes_the_table_and_chart(tmp_path):
+    """benchmarks/grad_recurrence.py checks every implementation's values and gradients against
+    the hand-written scan, times them and writes the table, the chart and its measurements, from
+    which --replot writes the same table again."""
+    module = import_file(BENCHMARKS / "grad_recurrence.py", "refscript_benchmarks_grad_recurrence", register=True)
+    markdown, chart, saved = tmp_path / "grad.md", tmp_path / "grad.png", tmp_path / "grad.json"
+    assert module.main(["--sizes", "50", "200", "--dtypes", "float32", "--budget", "0.05", "--out", str(markdown),
+                        "--chart", str(chart), "--json", str(saved)]) == 0
+    text = markdown.read_text()
+    assert "| 50 |" in text and "| 200 |" in text
+    if "matplotlib is not installed" in text:  # (CI installs the test extra only)
+        note = "matplotlib is not installed (`pip install -e '.[bench]'`), so no chart was drawn."
+    else:
+        note = "![Time per call against n](grad.png)"
+        assert chart.stat().st_size > 10_000
+    replotted = tmp_path / "again.md"
+    assert module.main(["--replot", str(saved), "--out", str(replotted), "--chart", "-"]) == 0
+    assert note in text and replotted.read_text() == text.replace(note + "\n\n", "")
