@@ -86,7 +86,8 @@ class JitFunction:
         self.run_time_loops: list = []  # (location, kind) of loops with a run-time trip count
         self.trace_count = 0
         # Lowerings the last trace made: 2 when plain calls run a forward-only lowering
-        # (the function's Python code then runs twice while tracing), else 1.
+        # (the function's Python code then runs twice while tracing) of a function with
+        # float or complex arguments (one of integers has no derivatives), else 1.
         self.lowerings = 0
         self.forward_only_choices: list = []  # (location, what) the forward-only lowering changed
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
@@ -239,10 +240,14 @@ class JitFunction:
         closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks, forward_only=not checks)
         self._record(session)
         self.forward_only_choices = list(session.forward_only_choices)
-        self.lowerings = 2 if session.forward_only_choices else 1
         pure = _jax_internal.discharge_state(closed)
         flat, tree = jax.tree_util.tree_flatten(dynamic)
-        if not session.forward_only_choices:
+        # One lowering where no derivative can be taken: the function reads only integers and
+        # booleans (its traced arguments; no value an outer transformation traces is closed
+        # over), so every derivative through it is zero (JAX's own float0 tangents).
+        two = bool(session.forward_only_choices) and _has_derivatives(flat, closed.consts)
+        self.lowerings = 2 if two else 1
+        if not two:
             return jax.tree_util.tree_unflatten(out_tree, _jax_internal.eval_jaxpr(pure, flat))
 
         # Traced now, not when a derivative is first taken: both lowerings must see the
@@ -272,6 +277,20 @@ class JitFunction:
         self.streamed_loops = list(session.streamed_loops)
         self.parallel_loops = list(session.parallel_loops)
         self.run_time_loops = list(session.dynamic_loops)
+
+
+def _has_derivatives(flat_args, consts) -> bool:
+    """Whether a derivative of a function of `flat_args` (the traced arguments) whose jaxpr closes
+    over `consts` can be other than zero: an argument is of a float or complex type, or a value
+    closed over is traced by an outer transformation."""
+    for leaf in flat_args:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:  # a Python scalar
+            if not isinstance(leaf, (bool, int)):
+                return True
+        elif jax.numpy.issubdtype(dtype, jax.numpy.inexact):  # (bfloat16 too, unlike NumPy's)
+            return True
+    return any(_jax_internal.is_tracer(c) for c in consts)
 
 
 def _traced(dynamic) -> bool:

@@ -562,3 +562,40 @@ def test_the_second_lowering_starts_with_the_types_the_first_learned():
     # The forward-only trace runs the function twice (the restart), the differentiable one once.
     assert len(_WIDENING_RUNS) - 1 == 3  # less the plain call just above
     check_grad(widening_sum, x)
+
+
+_INTEGER_RUNS = []
+
+
+def triangular_count(a):
+    _INTEGER_RUNS.append(1)  # runs only while refscript traces it
+    s = 0
+    for i in range(a.shape[0]):
+        for j in range(i):  # a triangular loop: a forward-only lowering exists
+            s += a[j] * a[i]
+    return s
+
+
+def test_a_function_of_integers_is_lowered_once():
+    """Its derivatives are zero (JAX's float0 tangents): the differentiable lowering is not traced.
+    The same function of floats is lowered twice."""
+    a = np.arange(1, 7, dtype=np.int32)
+    compiled = refscript.jit(triangular_count)
+    _INTEGER_RUNS.clear()
+    out = compiled(a)
+    # One lowering: its trace runs the function twice (it restarts once to learn that `s`,
+    # first 0, holds int32s); the floats' below run it once more.
+    assert compiled.lowerings == 1 and len(_INTEGER_RUNS) == 2
+    assert compiled.forward_only_choices  # of the forward-only lowering
+    assert out == triangular_count(a)
+    check(triangular_count, a)
+    # jvp gives float0 tangents; vmap runs the same lowering.
+    out, tangent = jax.jvp(compiled, (a,), (np.zeros(a.shape, jax.dtypes.float0),))
+    assert out == triangular_count(a) and tangent.dtype == jax.dtypes.float0
+    batch = np.stack([a, a[::-1], 2 * a])
+    np.testing.assert_array_equal(jax.vmap(compiled)(batch), [triangular_count(row) for row in batch])
+    floats = refscript.jit(triangular_count)
+    x = a.astype(np.float64)
+    _INTEGER_RUNS.clear()
+    assert floats(x) == triangular_count(x) and floats.lowerings == 2 and len(_INTEGER_RUNS) - 1 == 3
+    check_grad(triangular_count, x)
