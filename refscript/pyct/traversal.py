@@ -63,6 +63,24 @@ def children_but_markers(node) -> list:
     return _nodes_in(node, fields) if fields else []
 
 
+def push_children(stack: list, node) -> None:
+    """Appends `children_but_markers(node)` to `stack` (and, from a list field, its Nones:
+    `kw_defaults`, the keys of `{**d}`; a walk skips what is not a node): for stack walks, one call
+    per node rather than two and a list."""
+    fields = _POSITIONED_FIELDS.get(node.__class__)
+    if fields is None:
+        if not isinstance(node, _AST):
+            return
+        fields = positioned_fields(node.__class__)
+    state = node.__dict__
+    for name in fields:
+        value = state.get(name)
+        if value.__class__ is list:
+            stack += value
+        elif isinstance(value, _AST):
+            stack.append(value)
+
+
 def _nodes_in(node, fields) -> list:
     """The nodes that `node`'s `fields` hold, in order."""
     out = []

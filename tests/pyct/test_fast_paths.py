@@ -55,6 +55,9 @@ def test_children_but_markers_are_children_less_contexts_and_operators(trees):
         for node in traversal.walk(tree)[:300]:
             expected = [c for c in ast.iter_child_nodes(node) if not isinstance(c, _MARKERS)]
             assert traversal.children_but_markers(node) == expected, name
+            pushed = ["already there"]
+            traversal.push_children(pushed, node)
+            assert [c for c in pushed[1:] if c is not None] == expected, name
 
 
 def test_walk_statements_is_walk_without_the_expressions(trees):

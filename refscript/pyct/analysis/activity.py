@@ -12,7 +12,6 @@ import gast
 from refscript.pyct import anno, traversal
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
-_AST = gast.AST
 
 
 def target_names(target) -> set[str]:
@@ -56,8 +55,7 @@ def _add_reads(node, names: set) -> None:
     reads (what it reads less what it binds), and its defaults and decorators, which the
     enclosing scope evaluates."""
     stack = [node]
-    pop = stack.pop
-    table = traversal._POSITIONED_FIELDS
+    pop, push = stack.pop, traversal.push_children
     while stack:
         current = pop()
         cls = current.__class__
@@ -71,20 +69,7 @@ def _add_reads(node, names: set) -> None:
             continue
         if cls is gast.AugAssign:
             names |= target_names(current.target)
-        # `traversal.children_but_markers(current)`, inline (a call per node shows here); the
-        # order of the stack does not matter to a set.
-        fields = table.get(cls)
-        if fields is None:
-            if not isinstance(current, _AST):
-                continue  # a None in a list (`kw_defaults`, the keys of `{**d}`)
-            fields = traversal.positioned_fields(cls)
-        state = current.__dict__
-        for field in fields:
-            value = state.get(field)
-            if value.__class__ is list:
-                stack += value
-            elif isinstance(value, _AST):
-                stack.append(value)
+        push(stack, current)
 
 
 def _free_reads(names: set, bound: set, parts) -> None:
@@ -177,7 +162,7 @@ def _assigned(node, memo: dict | None):
     stack = [node]
     pop = stack.pop
     statements = _STATEMENT_CLASSES if memo is not None else ()
-    table = traversal._POSITIONED_FIELDS
+    push = traversal.push_children
     while stack:
         current = pop()
         cls = current.__class__
@@ -199,19 +184,8 @@ def _assigned(node, memo: dict | None):
                 for sub in traversal.walk(current):
                     if isinstance(sub, gast.NamedExpr):
                         names |= target_names(sub.target)
-        else:  # `traversal.children_but_markers(current)`, inline, as in `_add_reads`
-            fields = table.get(cls)
-            if fields is None:
-                if not isinstance(current, _AST):
-                    continue
-                fields = traversal.positioned_fields(cls)
-            state = current.__dict__
-            for field in fields:
-                value = state.get(field)
-                if value.__class__ is list:
-                    stack += value
-                elif isinstance(value, _AST):
-                    stack.append(value)
+        else:
+            push(stack, current)
     if memo is not None and isinstance(node, _STATEMENTS):
         names = frozenset(names)
         memo[id(node)] = (node, names)
