@@ -298,8 +298,7 @@ def main(argv=None) -> int:
         chart_note = chart(all_results, sizes, args.chart)
         if chart_note is None:
             chart_note = (f"![Time per call against n]({Path(args.chart).name})\n\n"
-                          "Lines that coincide are equal times: refscript's with the hand-written "
-                          "scan's, the plain lowering's with `fori_loop`'s.")
+                          "Where lines coincide (equal times), the markers tell them apart.")
             print(f"wrote {args.chart}")
     text = markdown(all_results, sizes, command, machine, chart_note)
     if args.out == "-":
