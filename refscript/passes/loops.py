@@ -27,16 +27,6 @@ from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis.activity import reads
 
 
-def _is_range_call(node) -> bool:
-    return (
-        isinstance(node, gast.Call)
-        and isinstance(node.func, gast.Name)
-        and node.func.id == "range"
-        and not node.keywords
-        and not any(isinstance(a, gast.Starred) for a in node.args)
-    )
-
-
 def _target_names(target) -> list[str]:
     if isinstance(target, gast.Name):
         return [target.id]
@@ -175,7 +165,7 @@ class LoopsPass(Converter):
     def _ranges(self, header):
         """Routes the `range(...)` calls of a `for` header (the calls pass left them
         bare, also inside `reversed`/`enumerate`/`zip`) through the runtime."""
-        if _is_range_call(header):
+        if parallel.is_range_call(header):
             return self._range(header)
         if isinstance(header, gast.Call):
             header.args = [self._ranges(a) for a in header.args]

@@ -66,7 +66,7 @@ def check(fn: gast.FunctionDef, ctx: PassContext, vectorize: bool = False) -> No
                 raise ctx.error(result.node, result.message, result.hint)
             anno.setanno(node, dependence.Key.PLAN, result)
             in_prange = True
-        elif vectorize and not in_prange and isinstance(node, gast.For) and _is_range_call(node.iter):
+        elif vectorize and not in_prange and isinstance(node, gast.For) and is_range_call(node.iter):
             result = dependence.analyze(node)
             if isinstance(result, dependence.ParallelPlan) and result.owned and not result.reductions:
                 anno.setanno(node, dependence.Key.PLAN, result)
@@ -88,8 +88,8 @@ def _statements_in(stmts) -> list:
     return found
 
 
-def _is_range_call(node) -> bool:
-    """Whether a `for` header is a plain `range(...)` call."""
+def is_range_call(node) -> bool:
+    """Whether `node` (a `for` header, or a call in one) is a plain `range(...)` call."""
     return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
             and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args))
 
