@@ -150,6 +150,25 @@ class _Sequential(Exception):
     """Why an automatically found loop is not vectorised."""
 
 
+def _why_sequential(jaxpr, iterations: int) -> str | None:
+    """Why an automatic loop whose iteration is the pure `jaxpr` should run as the sequential loop,
+    vectorised it would compute otherwise or far more; None if it should not."""
+    if _jax_internal.has_cond(jaxpr):  # a prange's branches become selects instead
+        return ("its body branches on a traced value (vectorised, it would compute both branches for "
+                "every iteration)")
+    if _jax_internal.runs_varying_while(jaxpr, [True] * len(jaxpr.invars)):
+        # A `while` the converter did not see in the loop (in a function the body calls or
+        # defines), or an inner loop with a traced trip count, that depends on the iteration: as
+        # for a `while` written in the loop. (One that does not runs once for all iterations.)
+        return ("its body runs a loop whose trip count depends on the iteration (vectorised, every "
+                "iteration would run it as long as the longest one)")
+    needed = _jax_internal.value_bytes(jaxpr) * iterations
+    if needed > AUTOMATIC_BYTES:
+        return (f"vectorised, the values of its {iterations} iterations would take up to {_size(needed)} "
+                f"(more than refscript.runtime.parallel.AUTOMATIC_BYTES, {_size(AUTOMATIC_BYTES)})")
+    return None
+
+
 class _Plan:
     """What `parallel_for` found before tracing the body: the indices, the roles, the positions."""
 
@@ -206,23 +225,12 @@ def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
     scalar = jax.ShapeDtypeStruct((), index_type)
     closed = jax.make_jaxpr(one_iteration)(scalar, *[scalar for _ in owned_boxes])
     pure = _jax_internal.dead_code_removed(_jax_internal.discharge_state(closed))
-    if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
-        if automatic:
-            raise _Sequential("its body branches on a traced value (vectorised, it would compute both "
-                              "branches for every iteration)")
-        pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
-    if automatic and _jax_internal.runs_varying_while(pure.jaxpr, [True] * len(pure.jaxpr.invars)):
-        # A `while` the converter did not see in the loop (in a function the body calls or
-        # defines), or an inner loop with a traced trip count, that depends on the iteration: as
-        # for a `while` written in the loop. (One that does not runs once for all iterations.)
-        raise _Sequential("its body runs a loop whose trip count depends on the iteration (vectorised, "
-                          "every iteration would run it as long as the longest one)")
     if automatic:
-        needed = _jax_internal.value_bytes(pure.jaxpr) * len(indices)
-        if needed > AUTOMATIC_BYTES:
-            raise _Sequential(f"vectorised, the values of its {len(indices)} iterations would take up to "
-                              f"{_size(needed)} (more than refscript.runtime.parallel.AUTOMATIC_BYTES, "
-                              f"{_size(AUTOMATIC_BYTES)})")
+        reason = _why_sequential(pure.jaxpr, len(indices))
+        if reason is not None:
+            raise _Sequential(reason)
+    if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
+        pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]
     results = _jax_internal.vmap_over_lanes(pure, lanes)
     what = (f"loop vectorised automatically over {len(indices)} iterations (they are independent)"
