@@ -19,13 +19,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from refscript import api
+from refscript import api, errors
 
 STAGES = ("converted", "jaxpr", "discharged", "hlo")
 DEFAULT_STAGES = ("converted", "jaxpr")
@@ -49,6 +50,9 @@ DTYPES = {
     "c128": np.dtype(np.complex128),
 }
 
+# The same dtypes under NumPy's names (`float32[16]`, `int64[]`, `bfloat16[8]`).
+NUMPY_DTYPES = {dtype.name: dtype for dtype in DTYPES.values()}
+
 # JAX narrows these to 32 bits unless `jax_enable_x64` is on.
 _X64_DTYPES = frozenset(DTYPES[name] for name in ("i64", "u64", "f64", "c128"))
 
@@ -68,7 +72,8 @@ class UsageError(ValueError):
 def parse_arg(spec: str):
     """Returns the example argument a command-line spec describes.
 
-    `f32[128,128]` is a `jax.ShapeDtypeStruct` (dtypes: the keys of `DTYPES`);
+    `f32[128,128]` or `float32[128,128]` is a `jax.ShapeDtypeStruct` (dtypes: the keys of
+    `DTYPES`, as jaxprs print them, or NumPy's names);
     `3`, `-2`, `2.5`, `True`, `False`, `None` are those Python values. Nothing
     else is accepted, and nothing is evaluated.
 
@@ -85,9 +90,10 @@ def parse_arg(spec: str):
     array = _ARRAY_SPEC.fullmatch(text)
     if array is None:
         raise UsageError(f"{spec!r} is not {_SPEC_HELP}")
-    dtype = DTYPES.get(array["dtype"])
+    dtype = DTYPES.get(array["dtype"]) or NUMPY_DTYPES.get(array["dtype"])
     if dtype is None:
-        raise UsageError(f"{spec!r}: unknown dtype {array['dtype']!r} (known: {', '.join(DTYPES)})")
+        raise UsageError(f"{spec!r}: unknown dtype {array['dtype']!r} (known: {', '.join(DTYPES)}, "
+                         f"or NumPy's names: {', '.join(NUMPY_DTYPES)})")
     dims = array["dims"]
     if dims.strip() == "":
         return jax.ShapeDtypeStruct((), dtype)
@@ -248,7 +254,11 @@ def _hlo(jitted, args) -> str:
     # Python scalars and other values without array leaves are what refscript
     # specialises on; jax.jit must pass them through as Python values too.
     static = tuple(index for index, arg in enumerate(args) if _is_static(arg))
-    return jax.jit(jitted, static_argnums=static).lower(*args).as_text()
+    with warnings.catch_warnings():
+        # Lowering traces the function under jax.jit, where writes into its arguments cannot
+        # reach them; the user asked for the program, not to run it.
+        warnings.simplefilter("ignore", errors.LostWriteWarning)
+        return jax.jit(jitted, static_argnums=static).lower(*args).as_text()
 
 
 def _is_static(arg) -> bool:

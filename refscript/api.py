@@ -33,6 +33,7 @@ from refscript.errors import (
     UndefinedVariableError,
 )
 from refscript.runtime import tracing
+from refscript.runtime.control_flow import UNROLL_WARNING
 from refscript.runtime.undefined import Undefined
 
 # A function whose trace keeps restarting is a refscript bug, not the user's.
@@ -93,6 +94,8 @@ class JitFunction:
         self.unchecked_assertions: list = []  # locations of traced asserts not checked (checks=False)
         self._checks = checks
         self._return_updates = return_updates
+        self._warned: set = set()  # what this function has been warned of (each warning is given once)
+        self._pending_warnings: list = []  # warnings a trace found, given when the call returns
         self._jitted = jax.jit(functools.partial(self._run_pure, checks=False), static_argnums=(0,))
         self._jitted_checked = jax.jit(self._run_checked, static_argnums=(0,))
 
@@ -117,6 +120,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         try:
             static, dynamic = self._split(args, kwargs)
+            if not jax.config.jax_enable_x64:
+                self._warn_narrowed(static[1], dynamic)
             if self._conversion.argument_writes:
                 _check_not_aliased(static[1], dynamic, self._conversion.argument_writes)
             # Under an outer transformation a failed check could not be raised here. (Whether
@@ -137,13 +142,63 @@ class JitFunction:
                 except checkify.JaxRuntimeError as failure:
                     raise _check_failed(failure) from None
             if self._return_updates:
+                self._give_pending_warnings()
                 return out, updates
-            if updates and not _traced(dynamic):
-                _write_back(dict(zip(static[1], dynamic)), updates, self._conversion.argument_writes)
+            if updates:
+                if _traced(dynamic):
+                    self._warn_lost_writes(updates, "the call is traced by an outer JAX transformation "
+                                                    "(jax.jit, grad, vmap), which cannot write into the caller's arrays")
+                else:
+                    arguments = dict(zip(static[1], dynamic))
+                    _write_back(arguments, updates, self._conversion.argument_writes)
+                    immutable = {name: None for name in updates if not isinstance(arguments.get(name), np.ndarray)}
+                    self._warn_lost_writes(immutable, "it is not a NumPy array (a JAX array is immutable)")
+            self._give_pending_warnings()
             return out
         except Exception as error:
             _present(error)
             raise  # a bare raise adds no frame of refscript's to the traceback
+
+    # Warnings: each once per function and place, after the call (a warning turned into an
+    # error must not interrupt a trace or a write-back).
+
+    def _warn_once(self, key, category, message, location, hint) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            errors.warn_at(category, message, location, hint)
+
+    def _give_pending_warnings(self) -> None:
+        pending, self._pending_warnings = self._pending_warnings, []
+        for warning in pending:
+            self._warn_once(*warning)
+
+    def _warn_narrowed(self, names, values) -> None:
+        """Warns that 64-bit NumPy arguments are computed in 32 bits (JAX's 64-bit mode is off)."""
+        for name, value in zip(names, values):
+            if isinstance(value, np.ndarray) and value.dtype in _NARROWED:
+                narrow = _NARROWED[value.dtype]
+                self._warn_once(
+                    ("narrowed", name), errors.PrecisionWarning,
+                    f"argument {name!r} of {self.__name__} is a {value.dtype} NumPy array, but JAX's 64-bit mode "
+                    f"is off: it is computed as {narrow}, so results differ from NumPy's (what the function writes "
+                    f"into it is rounded to {narrow}; elements it leaves alone keep their values)",
+                    errors.caller_location(),
+                    "turn 64-bit mode on before any JAX call: jax.config.update('jax_enable_x64', True) "
+                    f"(or JAX_ENABLE_X64=1 in the environment), or pass {narrow} arrays",
+                )
+
+    def _warn_lost_writes(self, updates, why: str) -> None:
+        """Warns that the function's writes into the arguments named in `updates` are lost."""
+        for name in updates:
+            location = next((where for parameter, where in self._conversion.argument_writes if parameter == name),
+                            None)
+            self._warn_once(
+                ("lost write", name), errors.LostWriteWarning,
+                f"{self.__name__} writes into its argument {name!r}, and the caller's array does not change: {why}",
+                location,
+                f"compile with refscript.jit(..., return_updates=True) to get (result, updates), where "
+                f"updates[{name!r}] is the argument's new contents",
+            )
 
     # Arguments.
 
@@ -270,13 +325,36 @@ class JitFunction:
         return jax.tree_util.tree_unflatten(out_tree, run(*flat))
 
     def _record(self, session) -> None:
-        """Keeps what the last trace decided, for `show` and the inspection attributes."""
+        """Keeps what the last trace decided, for `show` and the inspection attributes, and the
+        warnings it calls for."""
         self.unchecked_assertions = list(session.unchecked_assertions)
         self.unrolled_loops = list(session.unrolled_loops)
+        for location, why in session.unrolled_loops:
+            iterations, forced_by = session.unrolled_iterations.get(location, (0, None))
+            if iterations > UNROLL_WARNING:
+                self._pending_warnings.append((
+                    ("unrolled", location), errors.UnrolledLoopWarning,
+                    f"loop unrolled into {iterations} copies of its body while tracing ({_unrolled(why, forced_by)}): "
+                    "the first call traces and compiles every copy, taking time that grows with the trip count",
+                    location,
+                    "compute that value from traced values (an array instead of a Python list, shapes that "
+                    "do not depend on the index), or loop over refscript.static_range(...) to unroll on purpose",
+                ))
         self.masked_slices = list(session.masked_slices)
         self.streamed_loops = list(session.streamed_loops)
         self.parallel_loops = list(session.parallel_loops)
         self.run_time_loops = list(session.dynamic_loops)
+
+
+# 64-bit dtypes, and what JAX computes them as while its 64-bit mode is off.
+_NARROWED = {np.dtype(wide): np.dtype(narrow) for wide, narrow in (
+    (np.float64, np.float32), (np.int64, np.int32), (np.uint64, np.uint32), (np.complex128, np.complex64))}
+
+
+def _unrolled(why: str, forced_by) -> str:
+    """Why a loop was unrolled, with the code in its body that needed a Python value."""
+    code = forced_by.source_text() if forced_by is not None else None
+    return f"{why}: `{code}` at line {forced_by.lineno}" if code else why
 
 
 def _has_derivatives(flat_args, consts) -> bool:
@@ -315,7 +393,15 @@ def _write_back(arguments: dict, updates: dict, writes: tuple = ()) -> None:
                 where,
             )
     for name, array in targets.items():
-        np.copyto(array, np.asarray(updates[name]), casting="unsafe")
+        new = np.asarray(updates[name])
+        if _NARROWED.get(array.dtype) == new.dtype:
+            # Computed in 32 bits (JAX's 64-bit mode is off): an element whose 32-bit value the
+            # function did not change keeps its own 64-bit value instead of coming back rounded.
+            with np.errstate(over="ignore", invalid="ignore"):
+                changed = new != array.astype(new.dtype)
+            np.copyto(array, new, casting="unsafe", where=changed)
+        else:
+            np.copyto(array, new, casting="unsafe")
 
 
 def _check_not_aliased(names, values, writes: tuple) -> None:
@@ -501,7 +587,11 @@ def lowering_decisions(fn, *args, **kwargs) -> list:
     jitted = fn if isinstance(fn, JitFunction) else jit(fn)
     static, dynamic = jitted._split(args, kwargs)
     _, _, session = jitted.ref_jaxpr(static, dynamic)
-    decisions = [(location, f"loop unrolled: {why}") for location, why in session.unrolled_loops]
+    decisions = []
+    for location, why in session.unrolled_loops:
+        iterations, forced_by = session.unrolled_iterations.get(location, (None, None))
+        count = f", {iterations} iterations" if iterations else ""
+        decisions.append((location, f"loop unrolled: {_unrolled(why, forced_by)}{count}"))
     decisions += [(location, f"{kind} loop with a run-time trip count (while_loop; forward-mode "
                              "differentiation only)") for location, kind in session.dynamic_loops]
     decisions += [(location, "slice with traced bounds: masked window") for location in session.masked_slices]

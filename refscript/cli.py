@@ -2,8 +2,10 @@
 
 The command loads the user's file or module, reads example arguments from
 `--arg` specs (never evaluating them), and prints the stages `refscript.show`
-renders. Every failure is one line on stderr and an exit status, never a
-traceback (unless `--traceback`): a Python programmer asked to see their
+renders. Every failure is reported on stderr with one prefix, and an exit
+status, never with a traceback (unless `--traceback`): a mistake on the command
+line in one line; an error in the user's code at its file, line and column, with
+the source line, a caret and a hint. A Python programmer asked to see their
 function, not refscript's internals.
 """
 
@@ -20,12 +22,13 @@ import traceback
 
 import jax
 
-from refscript import api
+from refscript import api, errors
 from refscript.errors import RefscriptError
 from refscript._show import (
     DEFAULT_STAGES,
     DTYPES,
     GUTTER,
+    NUMPY_DTYPES,
     STAGES,
     UsageError,
     example_arguments,
@@ -62,6 +65,7 @@ Example arguments, one --arg per positional parameter, in order:
   3  -2  2.5  True  False  None  a Python literal; ints and bools are static
                                  (refscript specialises on them), floats are traced
   dtypes: {", ".join(DTYPES)}
+          or NumPy's names: {", ".join(NUMPY_DTYPES)}
 Nothing else is accepted, and nothing is evaluated. Without --arg, the function's
 `example_args` attribute is used; set it in the file with
     @refscript.examples(jax.ShapeDtypeStruct((128,), jnp.float32), 3)
@@ -80,9 +84,9 @@ Each stage is printed under a line "== STAGE: TARGET ==". Python source is
 coloured when stdout is a terminal and NO_COLOR is not set (--color overrides).
 
 exit status: 0 printed; 1 the user's code failed to import, convert or trace
-(one line on stderr: the error; a refscript error adds the source line, a caret
-under the place and a hint);
-2 bad command line, missing file, module or function, or missing arguments.
+(on stderr: FILE:LINE:COL: the error, the source line, a caret under the place
+and a hint); 2 bad command line, missing file, module or function, or missing
+arguments (one line on stderr).
 
 examples:
   {PROG} show examples/recurrence.py:smooth_with_resets --arg f32[1000] --arg 0.5 --arg 1.0
@@ -100,9 +104,9 @@ class _Exit(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    # argparse prints its usage and then the error; one line is enough.
+    # argparse prints its usage and then the error; one line, with the prefix of every error, is enough.
     def error(self, message):
-        raise _Exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)")
+        raise _Exit(EXIT_USAGE, f"{_ERROR} {message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +194,7 @@ def _render(fn, args, stages):
         except StopIteration:
             return
         except Exception as error:  # the user's code failed while refscript converted or traced it
-            raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
+            raise _Exit(EXIT_ERROR, *_describe(error)) from error
         yield item
 
 
@@ -201,7 +205,7 @@ def _vectorized(fn):
     try:
         vectorized = api.jit(fn.__wrapped__ if compiled else fn, **options)
     except Exception as error:  # the user's function could not be converted
-        raise _Exit(EXIT_ERROR, *_describe(error, fn)) from error
+        raise _Exit(EXIT_ERROR, *_describe(error)) from error
     if hasattr(fn, "example_args"):
         vectorized.example_args = fn.example_args
     return vectorized
@@ -247,7 +251,7 @@ def _import_file(path: str):
         spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[name]
-        raise _Exit(EXIT_ERROR, f"{_ERROR} importing {path}: {_first_line(error)}") from error
+        raise _Exit(EXIT_ERROR, *_describe(error, f"importing {path}: ", _IMPORT_HINT)) from error
     finally:
         if directory in sys.path:
             sys.path.remove(directory)
@@ -263,34 +267,61 @@ def _import_module(name: str):
         missing = error.name if isinstance(error, ModuleNotFoundError) else None
         if missing is not None and (name == missing or name.startswith(missing + ".")):
             raise _Exit(EXIT_USAGE, f"{_ERROR} no module named {missing!r}") from error
-        raise _Exit(EXIT_ERROR, f"{_ERROR} importing {name}: {_first_line(error)}") from error
+        raise _Exit(EXIT_ERROR, *_describe(error, f"importing {name}: ", _IMPORT_HINT)) from error
 
 
 # Reporting errors.
 
+_IMPORT_HINT = "Python could not import the file; fix the line shown (--traceback prints the whole traceback)"
+# The note JAX appends to messages whose traceback it filtered, and its separator line.
+_JAX_FILTERING_NOTE = re.compile(r"\n-{20}\nFor simplicity, JAX has removed its internal frames.*", re.S)
 
-def _describe(error: Exception, fn) -> list[str]:
-    """Returns the lines on stderr for an error raised while converting or tracing `fn`."""
+
+def _describe(error: BaseException, context: str = "", hint: str | None = None) -> list[str]:
+    """Returns the lines on stderr for an error raised while importing, converting or tracing the
+    user's code: `file:line:col: message`, the source line with a caret under the place, a hint.
+
+    A refscript error carries all of these. Any other error (the user's own, or a library's
+    called from the user's code) is placed at the innermost line of the user's code in its
+    traceback, or where a SyntaxError points, and given a hint of what to do."""
     if isinstance(error, RefscriptError):
-        # "file:line:col: message", then the source line, a caret under the place, the hint.
         first, *rest = str(error).splitlines()
-        return [f"{_ERROR} {first}", *rest]
-    where = _user_frame(error, fn)
-    return [f"{_ERROR} {where + ': ' if where else ''}{_first_line(error)}"]
+        return [f"{_ERROR} {context}{first}", *rest]
+    location = _error_location(error)
+    text = _JAX_FILTERING_NOTE.sub("", str(error)).strip()
+    message = f"{context}{type(error).__name__}" + (f": {text}" if text else "")
+    if hint is None:
+        hint = _hint(error, location)
+    first, *rest = errors.format_message(message, location, hint).splitlines()
+    return [f"{_ERROR} {first}", *rest]
 
 
-def _user_frame(error: Exception, fn) -> str | None:
-    """Returns "file:line" of the innermost frame of `error` in `fn`'s file, if any."""
-    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
-    if code is None:
-        return None
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == code.co_filename]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+def _error_location(error: BaseException) -> errors.Location | None:
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        column = max((error.offset or 1) - 1, 0)
+        same_line = error.end_lineno == error.lineno and error.end_offset
+        return errors.Location(error.filename, error.lineno, column, error.end_offset - 1 if same_line else None)
+    return errors.location_in_traceback(error.__traceback__)
 
 
-def _first_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+def _hint(error: BaseException, location: errors.Location | None) -> str:
+    """What to do about a non-refscript error: whose it is, and where to see more."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    library = None
+    if tb is not None and location is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "") or ""
+        if tb.tb_frame.f_code.co_filename != location.filename:
+            library = module.split(".")[0] or "a library"
+    if library == "refscript":
+        return ("refscript failed on this line of your code: please report it with the line and the example "
+                "arguments (--traceback prints the whole traceback)")
+    if library:
+        return (f"{library} raised this, called from this line of your code with the example arguments "
+                "(--arg); --traceback prints the whole traceback")
+    return ("your code raised this while refscript traced it with the example arguments (--arg); "
+            "--traceback prints the whole traceback")
 
 
 # Colour.

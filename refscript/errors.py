@@ -26,6 +26,7 @@ import os
 import sys
 import sysconfig
 import types
+import warnings
 from dataclasses import dataclass
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +47,16 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.lineno}:{self.col_offset + 1}"
+
+    def source_text(self) -> str | None:
+        """Returns the code at this place: the columns it spans on its line, else the whole line."""
+        line = self.source_line()
+        if line is None:
+            return None
+        if self.end_col_offset is None:
+            return line.strip()
+        start, end = _display_column(line, self.col_offset), _display_column(line, self.end_col_offset)
+        return line[start:end].strip() or line.strip()
 
 
 # Modules whose frames are never the user's code.
@@ -349,3 +360,35 @@ def note_user_line(error: BaseException) -> None:
         return  # raised by the user's own line, which the traceback already ends with
     library = (last.tb_frame.f_globals.get("__name__", "") or "a library").split(".")[0]
     error.add_note(_NOTE_PREFIX + format_message(f"raised by {library}, called from here", location, None))
+
+
+# Warnings: what refscript does that a user should know of, though the code runs.
+
+
+class RefscriptWarning(UserWarning):
+    """Base class of the warnings refscript gives about the user's code. Each is given once per
+    compiled function and place, at the user's line, with a hint."""
+
+
+class UnrolledLoopWarning(RefscriptWarning):
+    """A loop ran as Python while tracing (its body needed a Python value), so every iteration
+    was traced and compiled: the first call takes time that grows with the trip count."""
+
+
+class PrecisionWarning(RefscriptWarning):
+    """A 64-bit NumPy array (float64, int64, uint64, complex128) was passed while JAX's 64-bit
+    mode is off: JAX computes it in 32 bits, so results differ from NumPy's."""
+
+
+class LostWriteWarning(RefscriptWarning):
+    """The function writes into an argument whose caller cannot see the write: a JAX array
+    (immutable), or any array under an outer `jax.jit`/`grad`/`vmap`."""
+
+
+def warn_at(category: type[RefscriptWarning], message: str, location: Location | None, hint: str) -> None:
+    """Gives warning `category` with `message` and `hint`, reported at the user's `location`."""
+    text = f"{message}\nhint: {hint}"
+    if location is None:
+        warnings.warn(text, category, stacklevel=3)
+    else:
+        warnings.warn_explicit(text, category, location.filename, location.lineno)

@@ -1,8 +1,11 @@
 """Every example in docs/ runs, and every "refscript output" block is what the converter produces."""
 
 import ast
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +47,35 @@ def test_doc_block(path, index, tmp_path):
     module = _load(source, tmp_path, f"doc_source_{index}")
     produced = ast.parse(refscript.converted_source(getattr(module, function_name)))
     assert ast.dump(produced) == ast.dump(expected)
+
+
+# The commands docs show (```console blocks, `$ ` lines) run as a user runs them: in a fresh
+# shell, in a folder holding the files the page shows (a "`name.py`:" line before a python
+# block), printing exactly what the page says they print.
+
+def _page_files(text):
+    return dict(re.findall(r"^`([\w.]+\.py)`:\n\n```python\n(.*?)```", text, flags=re.S | re.M))
+
+
+def _commands():
+    for path in sorted(DOCS.rglob("*.md")):
+        text = path.read_text()
+        for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+            for command, output in re.findall(r"^\$ (.*)\n((?:(?!\$ ).*\n)*)", block, flags=re.M):
+                yield pytest.param(path, command, output, id=f"{path.relative_to(DOCS).as_posix()}: {command[:60]}")
+
+
+@pytest.mark.parametrize("path, command, shown", list(_commands()))
+def test_doc_command(path, command, shown, tmp_path):
+    files = _page_files(path.read_text())
+    assert files, f"{path.name} runs commands on files it does not show"
+    for name, source in files.items():
+        (tmp_path / name).write_text(source)
+    environment = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+                   "JAX_PLATFORMS": "cpu"}
+    for variable in ("JAX_ENABLE_X64", "NO_COLOR", "PYTHONPATH"):
+        environment.pop(variable, None)
+    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=environment, capture_output=True,
+                            text=True, timeout=300)
+    printed = (result.stdout + result.stderr).replace(str(tmp_path), "/home/user")
+    assert printed.rstrip("\n") == shown.rstrip("\n")

@@ -46,6 +46,10 @@ F32_8 = jax.ShapeDtypeStruct((8,), jnp.float32)
         ("bool[]", jax.ShapeDtypeStruct((), np.bool_)),
         ("bf16[2,0,3]", jax.ShapeDtypeStruct((2, 0, 3), jnp.bfloat16)),
         ("c128[4]", jax.ShapeDtypeStruct((4,), np.complex128)),
+        ("float32[4]", jax.ShapeDtypeStruct((4,), np.float32)),
+        ("int64[]", jax.ShapeDtypeStruct((), np.int64)),
+        ("bfloat16[2]", jax.ShapeDtypeStruct((2,), jnp.bfloat16)),
+        ("complex64[3]", jax.ShapeDtypeStruct((3,), np.complex64)),
     ],
 )
 def test_array_specs_are_shape_dtype_structs(spec, expected):
@@ -64,7 +68,7 @@ def test_literal_specs_are_python_values(spec, expected):
 
 @pytest.mark.parametrize(
     "spec",
-    ["__import__('os')", "f32[a]", "1+1", "f33[4]", "float32[4]", "f32[-1]", "f32[1.5]", "f32[4]]",
+    ["__import__('os')", "f32[a]", "1+1", "f33[4]", "float33[4]", "object[4]", "f32[-1]", "f32[1.5]", "f32[4]]",
      "f32[4", "'text'", "[1, 2]", "(3,)", "1e", "0x10", "true", "True or False", "", "3 if x else 4"],
 )
 def test_anything_else_is_rejected_in_one_line(spec):
@@ -198,6 +202,15 @@ def uses_yield(x):
 
 def bad_shapes(x):
     return x + jnp.ones(5)
+
+
+def raises(x):
+    raise ValueError("no negative input")
+'''
+
+BROKEN_FILE = '''
+def f(x)
+    return x
 '''
 
 
@@ -205,6 +218,7 @@ def bad_shapes(x):
 def user_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("user")
     (directory / "kernels.py").write_text(USER_FILE)
+    (directory / "broken.py").write_text(BROKEN_FILE)
     (directory / "pkg").mkdir()
     (directory / "pkg" / "__init__.py").write_text("")
     (directory / "pkg" / "ops.py").write_text(USER_FILE)
@@ -253,6 +267,16 @@ def test_cli_64_bit_spec_enables_x64(user_dir):
     assert "f64[4]" in result.stdout and "Ref{" not in result.stdout
 
 
+def run_in_process(directory, monkeypatch, capsys, *args):
+    """Runs the command in this process (faster than a subprocess): (status, stdout, stderr)."""
+    from refscript import cli
+
+    monkeypatch.chdir(directory)
+    status = cli.main(["show", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 @pytest.mark.parametrize(
     "args, status, message",
     [
@@ -262,14 +286,44 @@ def test_cli_64_bit_spec_enables_x64(user_dir):
         (["kernels.py:nope"], 2, "has no function 'nope'"),
         (["no_such_package.mod:f"], 2, "no module named 'no_such_package'"),
         (["kernels.py:running_sum", "--stage", "ir"], 2, "invalid choice: 'ir'"),
-        (["kernels.py:bad_shapes", "--arg", "f32[3]"], 1, f"kernels.py:{line_of('jnp.ones(5)')}: TypeError"),
+        (["kernels.py:running_sum", "--arg", "float33[8]", "--arg", "3"], 2, "unknown dtype 'float33'"),
     ],
 )
-def test_cli_errors_are_one_line(user_dir, args, status, message):
-    result = run_cli(user_dir, *args)
-    assert result.returncode == status
-    assert message in result.stderr
-    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+def test_cli_command_line_errors_are_one_line_with_one_prefix(user_dir, monkeypatch, capsys, args, status, message):
+    code, out, err = run_in_process(user_dir, monkeypatch, capsys, *args)
+    assert code == status
+    assert message in err
+    assert len(err.splitlines()) == 1 and err.startswith("refscript show: error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, place, message, hint", [
+    (["kernels.py:bad_shapes", "--arg", "f32[3]"], ("jnp.ones(5)", 12, "           ^^^^^^^^^^^^^^^"),
+     "TypeError: add got incompatible shapes for broadcasting: (3,), (5,).", "jax raised this"),
+    (["kernels.py:raises", "--arg", "f32[3]"], ("raise ValueError", 5, "    " + "^" * 37),
+     "ValueError: no negative input", "your code raised this"),
+    (["broken.py:f"], ("def f(x)", 9, "            ^"), "importing broken.py: SyntaxError: expected ':'",
+     "Python could not import the file"),
+])
+def test_cli_errors_in_the_users_code_point_at_the_line_with_a_caret_and_a_hint(
+        user_dir, monkeypatch, capsys, args, place, message, hint):
+    code, out, err = run_in_process(user_dir, monkeypatch, capsys, *args)
+    assert code == 1
+    text, column, caret = place
+    source = BROKEN_FILE if args[0].startswith("broken") else USER_FILE
+    line = next(number for number, line in enumerate(source.splitlines(), 1) if text in line)
+    first, shown, under, hint_line = err.splitlines()
+    assert first.startswith("refscript show: error: ")
+    assert f"{args[0].split(':')[0]}:{line}:{column}: {message}" in first
+    assert shown.strip() in source and text in shown
+    assert under == caret
+    assert hint_line.startswith("hint: " + hint) and "--traceback" in hint_line
+
+
+def test_cli_numpy_dtype_names_are_specs_too(user_dir, monkeypatch, capsys):
+    code, out, err = run_in_process(user_dir, monkeypatch, capsys, "kernels.py:running_sum", "--arg", "float32[8]",
+                                    "--arg", "3", "--stage", "jaxpr")
+    assert code == 0, err
+    assert "a:f32[8]" in out
 
 
 def test_cli_refscript_errors_point_at_the_users_line(user_dir):

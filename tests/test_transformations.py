@@ -20,7 +20,7 @@ import pytest
 import refscript
 from refscript.errors import ReverseModeLoopError
 
-from oracle import check_grad, copies, numerical_grad
+from oracle import check_grad, copies, numerical_grad, writes_not_returned
 
 RTOL = 1e-6
 ATOL = 1e-8
@@ -910,20 +910,23 @@ def test_inplace_argument_updated_by_call_untouched_by_grad_and_vmap(rng):
     # Under transformations the arguments are traced: nothing to write back into.
     snapshot = copies([a, b])
 
-    got = jax.grad(total, argnums=(0, 1))(a, b)
+    with pytest.warns(refscript.errors.LostWriteWarning, match="writes into its argument 'a'"):
+        got = jax.grad(total, argnums=(0, 1))(a, b)
     np.testing.assert_allclose(np.asarray(got[0]), numerical_grad(lambda v: inplace_argument_total(v, b.copy()), a),
                                rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(np.asarray(got[1]), numerical_grad(lambda v: inplace_argument_total(a.copy(), v), b),
                                rtol=RTOL, atol=ATOL)
     assert_unchanged(snapshot, [a, b])
 
-    jac = jax.jacfwd(compiled)(a, b)
+    with pytest.warns(refscript.errors.LostWriteWarning, match="outer JAX transformation"):
+        jac = jax.jacfwd(compiled)(a, b)
     np.testing.assert_allclose(np.asarray(jac), fd_jacobian(lambda v: inplace_argument(v, b.copy()), a),
                                rtol=RTOL, atol=ATOL)
     assert_unchanged(snapshot, [a, b])
 
     batch = rng.normal(size=(3, 6))
     batch_snapshot = batch.copy()
-    check_vmap_axes(inplace_argument, (batch, b), (0, None))
+    with writes_not_returned():
+        check_vmap_axes(inplace_argument, (batch, b), (0, None))
     np.testing.assert_array_equal(batch, batch_snapshot)
     assert_unchanged(snapshot, [a, b])

@@ -46,6 +46,10 @@ from refscript.runtime.sequences import Sequence, StaticRange, TracedRange, as_s
 # unrolled automatically: tracing a million copies of the body would take minutes.
 UNROLL_LIMIT = 1000
 
+# A loop unrolled into more copies of its body than this is warned of
+# (`errors.UnrolledLoopWarning`): its first call grows with the trip count.
+UNROLL_WARNING = 32
+
 # A `while` whose test reads a variable the body only scales (`offset *= 2`) runs as
 # Python while its test is a Python value, for at most this many iterations (a doubling
 # int64 stops within 64); the rest compiles to one while_loop.
@@ -236,9 +240,10 @@ def _static_length_loop(sequence: Sequence, body, writes, location: Location, br
                     "values (an array instead of a Python list, shapes that do not depend on the index)",
                 ) from None
             reason = "the body needs the index as a Python value"
+            forced_by = location_in_traceback(error.__traceback__)
     else:
-        reason = "it changes variables that hold Python objects"
-    tracing.current().note_unrolled_loop(location, reason)
+        reason, forced_by = "it changes variables that hold Python objects", None
+    tracing.current().note_unrolled_loop(location, reason, trip, forced_by)
     for k in builtins.range(trip):
         body(sequence.item(k))
 
@@ -374,8 +379,13 @@ def while_stmt(test, body, writes=(), geometric=False):
                 raise
             for b, value in saved:
                 b.value = value  # back to the Python values the loop started with
-            tracing.current().note_unrolled_loop(location, "the body needs its variables as Python values")
-            condition = test()
+            forced_by = location_in_traceback(error.__traceback__)
+        # (Out of the `except`: an error of the Python loop is not one "during" the compiled one.)
+        condition = test()
+        iterations = _python_while(condition, test, body, location)
+        tracing.current().note_unrolled_loop(
+            location, "the body needs its variables as Python values", iterations, forced_by)
+        return
     _python_while(condition, test, body, location)
 
 
@@ -386,7 +396,8 @@ def _unrolled_while(condition, test, body, location: Location):
         if not _is_static(condition) or not condition:
             break
         tracing.current().note_unrolled_loop(
-            location, "its test reads a variable the body scales (logarithmically many iterations)")
+            location, "its test reads a variable the body scales (logarithmically many iterations)",
+)
         body()
         condition = test()
     return condition
@@ -400,7 +411,8 @@ def _python_values(writes):
     return [(b, b.value) for b in writes]
 
 
-def _python_while(condition, test, body, location: Location) -> None:
+def _python_while(condition, test, body, location: Location) -> int:
+    """Runs the loop as Python while its test is a Python value; returns how many iterations ran."""
     iterations = 0
     while condition:
         body()
@@ -419,6 +431,7 @@ def _python_while(condition, test, body, location: Location) -> None:
                 "make the condition depend on traced values from the start, "
                 "or keep it a Python value throughout",
             )
+    return iterations
 
 
 def _compiled_while(condition, test, body, writes, location: Location) -> None:

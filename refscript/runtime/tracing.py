@@ -44,7 +44,9 @@ class BoxType:
 class Session:
     hints: dict = field(default_factory=dict)
     dynamic_loops: list = field(default_factory=list)
-    unrolled_loops: list = field(default_factory=list)
+    unrolled_loops: list = field(default_factory=list)  # (location, why) of loops unrolled
+    # location of an unrolled loop -> (iterations, where the body needed a Python value or None)
+    unrolled_iterations: dict = field(default_factory=dict)
     masked_slices: list = field(default_factory=list)  # locations of slices with traced bounds
     streamed_loops: list = field(default_factory=list)  # runtime/streaming.StreamedLoop records
     depth: int = 0
@@ -87,6 +89,7 @@ class Session:
         """Forgets what one tracing attempt recorded; keeps the type hints it learned."""
         self.dynamic_loops.clear()
         self.unrolled_loops.clear()
+        self.unrolled_iterations.clear()
         self.masked_slices.clear()
         self.streamed_loops.clear()
         self.unchecked_assertions.clear()
@@ -118,9 +121,16 @@ class Session:
         if all(r.location != record.location for r in self.streamed_loops):
             self.streamed_loops.append(record)
 
-    def note_unrolled_loop(self, location: Location, reason: str) -> None:
+    def note_unrolled_loop(self, location: Location, reason: str, iterations: int | None = None,
+                           forced_by: Location | None = None) -> None:
+        """Records that the loop at `location` ran as Python while tracing, and why; `iterations`:
+        how many times its body ran (the most of any one run); `forced_by`: the place in the
+        body that needed a Python value."""
         if (location, reason) not in self.unrolled_loops:
             self.unrolled_loops.append((location, reason))
+        if iterations is not None:
+            before, where = self.unrolled_iterations.get(location, (0, None))
+            self.unrolled_iterations[location] = (max(before, iterations), forced_by or where)
 
 
 _local = threading.local()

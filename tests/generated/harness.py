@@ -22,6 +22,7 @@ import numpy as np
 
 import refscript
 from tests.modules import import_file
+from tests.oracle import writes_not_returned
 
 # float64 results within this relative tolerance; ints, bools and dtypes exactly.
 RTOL = 1e-12
@@ -262,7 +263,8 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
     primal = [jnp.asarray(args[p], jnp.float64) for p in diff_positions]
     check_grad.last = (jax_objective, primal)  # for check_second_order
     grad = jax.grad(jax_objective, argnums=tuple(range(len(primal))))
-    grads = (jax.jit(grad) if outer_jit else grad)(*primal)
+    with writes_not_returned():
+        grads = (jax.jit(grad) if outer_jit else grad)(*primal)
     checked = skipped = 0
     for which, p in enumerate(diff_positions):
         base = np.asarray(args[p], dtype=np.float64)
@@ -339,7 +341,8 @@ def check_vmap(source, batch, static_scalars, batched_positions, entry="f", axes
 
     results = [run_python(fn, args) for args in batch]
     in_axes = tuple(axes[p] for p in batched_positions)
-    got = jax.vmap(call, in_axes=in_axes)(*[stacked(p) for p in batched_positions])
+    with writes_not_returned():
+        got = jax.vmap(call, in_axes=in_axes)(*[stacked(p) for p in batched_positions])
     expected = jax.tree_util.tree_map(
         lambda *xs: np.stack([np.asarray(x, dtype=expected_dtype(x)) for x in xs]), *results)
     if empty:
