@@ -8,6 +8,7 @@ so does whatever a call leaves behind for the next one (caches filled or flushed
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
 import gc
@@ -16,8 +17,35 @@ import os
 import platform
 import random
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds where a benchmark writes its reports (tables, charts): a new temporary folder by
+    default, so a run never changes the checkout; `--update-docs` writes the files in docs/
+    that the README links to; `--out-dir DIR` writes into DIR."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--update-docs", action="store_true",
+                       help="write the reports into docs/ (the checked-in figures); default: a temporary folder")
+    where.add_argument("--out-dir", metavar="DIR", help="write the reports into DIR (default: a temporary folder)")
+
+
+def report_path(args: argparse.Namespace, name: str, explicit: str | None = None) -> Path:
+    """Where to write the report `name` (`benchmarks.md`): `explicit` when given, else docs/ with
+    `--update-docs`, else `--out-dir`, else a temporary folder made once per run."""
+    if explicit:
+        return Path(explicit)
+    if args.update_docs:
+        return DOCS / name
+    if not args.out_dir:
+        args.out_dir = tempfile.mkdtemp(prefix="refscript-benchmarks-")
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    return Path(args.out_dir) / name
 
 
 @dataclasses.dataclass

@@ -29,8 +29,8 @@ over kernels. Targets (issue 7): first call ≤ 1.5× the hand-written port's,
 conversion < 5 ms for a 50-line function (the *lines* column: the `def` with
 its docstring; *code lines*: without the docstring, blank and comment lines).
 
-Writes docs/first-call-benchmarks.md and docs/first-call-benchmarks.png (needs
-matplotlib). `--quick` is a smoke run (one round, short budgets) that writes
+Writes first-call-benchmarks.md and first-call-benchmarks.png (needs matplotlib)
+into a new temporary folder, `--out-dir DIR`, or docs/ with `--update-docs`. `--quick` is a smoke run (one round, short budgets) that writes
 only where `--markdown`/`--chart` say.
 """
 
@@ -377,16 +377,17 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, help="exactly this many rounds (conversion and first calls)")
     parser.add_argument("--budget", type=float, help="seconds of first-call rounds per kernel")
     parser.add_argument("--conversions-only", action="store_true", help="time the conversions only")
-    parser.add_argument("--markdown", metavar="PATH", help="default docs/first-call-benchmarks.md")
-    parser.add_argument("--chart", metavar="PATH", help="default docs/first-call-benchmarks.png")
+    parser.add_argument("--markdown", metavar="PATH", help="the table (default first-call-benchmarks.md, see --update-docs)")
+    parser.add_argument("--chart", metavar="PATH", help="the chart (default first-call-benchmarks.png, see --update-docs)")
+    _timing.add_report_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
     if args.replot:
         saved = json.loads(Path(args.replot).read_text())
         write_reports(saved["rows"], saved["machine"], saved["command"],
-                      args.markdown or str(ROOT / "docs" / "first-call-benchmarks.md"),
-                      args.chart or str(ROOT / "docs" / "first-call-benchmarks.png"))
+                      str(_timing.report_path(args, "first-call-benchmarks.md", args.markdown)),
+                      str(_timing.report_path(args, "first-call-benchmarks.png", args.chart)))
         return 0
     settings = QUICK if args.quick else FULL
     if args.budget is not None:
@@ -394,9 +395,9 @@ def main(argv=None) -> int:
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
     markdown_path, chart_path = args.markdown, args.chart
-    if not args.quick:
-        markdown_path = markdown_path or str(ROOT / "docs" / "first-call-benchmarks.md")
-        chart_path = chart_path or str(ROOT / "docs" / "first-call-benchmarks.png")
+    if not args.quick or args.update_docs or args.out_dir:
+        markdown_path = str(_timing.report_path(args, "first-call-benchmarks.md", markdown_path))
+        chart_path = str(_timing.report_path(args, "first-call-benchmarks.png", chart_path))
 
     modules = kernels.load_kernels(args.only.split(",") if args.only else None)
     machine = _timing.machine_description()

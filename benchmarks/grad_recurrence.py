@@ -24,8 +24,9 @@ to round, until the budget of the size is spent; a sample averages enough calls
 to last ~20 ms. Tables give medians and ratios of medians. An implementation
 whose gradient is quadratic is skipped at a size where one call would take more
 than `--skip-over` seconds (predicted from the smaller size). Writes
-docs/grad-benchmarks.md unless `--out -`, and the chart docs/grad-benchmarks.png
-(time per call against n, log-log; needs matplotlib, `pip install -e '.[bench]'`).
+grad-benchmarks.md unless `--out -`, and the chart grad-benchmarks.png (time per
+call against n, log-log; needs matplotlib, `pip install -e '.[bench]'`), into a
+new temporary folder, `--out-dir DIR`, or docs/ with `--update-docs`.
 `--json` keeps the measurements, `--replot` writes the table and chart from them.
 """
 
@@ -271,12 +272,17 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=6.0, help="seconds of timing per size and kind")
     parser.add_argument("--skip-over", type=float, default=60.0,
                         help="skip a quadratic implementation when its rounds would take longer (seconds)")
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    parser.add_argument("--out", default=str(docs / "grad-benchmarks.md"), help="Markdown output ('-': print only)")
-    parser.add_argument("--chart", default=str(docs / "grad-benchmarks.png"), help="PNG chart ('-': none)")
+    parser.add_argument("--out", help="Markdown output ('-': print only; default grad-benchmarks.md, "
+                                      "see --update-docs)")
+    parser.add_argument("--chart", help="PNG chart ('-': none; default grad-benchmarks.png)")
+    _timing.add_report_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="also write the measurements here")
     parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
+    if args.chart != "-":
+        args.chart = str(_timing.report_path(args, "grad-benchmarks.png", args.chart))
+    if args.out != "-":
+        args.out = str(_timing.report_path(args, "grad-benchmarks.md", args.out))
     if args.replot:
         saved = json.loads(Path(args.replot).read_text())
         all_results, sizes = _from_json(saved["results"]), saved["sizes"]

@@ -21,9 +21,10 @@ in an order shuffled from round to round, until the time budget of that
 kernel and size is spent; each sample averages enough calls to last a few
 milliseconds. The tables give medians, and ratios of medians.
 
-Writes docs/benchmarks.md (the tables, geometric means per size, the machine)
-and docs/benchmarks.png (speedups over NumPy; needs matplotlib, else only the
-table is written). `--quick` is a smoke run (small size, short budgets).
+Writes benchmarks.md (the tables, geometric means per size, the machine) and
+benchmarks.png (speedups over NumPy; needs matplotlib, else only the table is
+written) into a new temporary folder, `--out-dir DIR`, or, with `--update-docs`,
+docs/ (the figures the README links to). `--quick` is a smoke run (small size, short budgets).
 """
 
 from __future__ import annotations
@@ -603,13 +604,15 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated kernel names (default all)")
     parser.add_argument("--rounds", type=int, help="exactly this many timed rounds per kernel and size")
     parser.add_argument("--no-numba", action="store_true", help="do not run Numba even if it is installed")
-    parser.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH",
-                        help="where to write the table (default docs/benchmarks.md)")
-    parser.add_argument("--chart", default=str(ROOT / "docs" / "benchmarks.png"), metavar="PATH",
-                        help="where to draw the chart (default docs/benchmarks.png)")
+    parser.add_argument("--markdown", metavar="PATH", help="where to write the table (default benchmarks.md, "
+                                                             "see --update-docs)")
+    parser.add_argument("--chart", metavar="PATH", help="where to draw the chart (default benchmarks.png)")
+    _timing.add_report_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="also write the raw rows as JSON")
     parser.add_argument("--replot", metavar="JSON", help="run nothing: write the table and chart from a --json file")
     args = parser.parse_args(argv)
+    args.markdown = str(_timing.report_path(args, "benchmarks.md", args.markdown))
+    args.chart = str(_timing.report_path(args, "benchmarks.png", args.chart))
     if args.replot:
         saved = json.loads(Path(args.replot).read_text())
         write_reports(saved["rows"], saved["machine"], saved.get("command", "python benchmarks/kernels.py"),

@@ -29,9 +29,10 @@ calls to last ~20 ms). Tables give medians and ratios of medians. Compiled
 functions are called warm (after a first call that traces and compiles), on
 arguments already in place (JAX arrays for refscript, NumPy arrays otherwise).
 
-Writes docs/prange-benchmarks.md (and docs/prange-benchmarks.png when
-matplotlib is installed); `--quick` is a smoke run (small sizes, short budget)
-that writes nothing unless `--out` is given.
+Writes prange-benchmarks.md (and prange-benchmarks.png when matplotlib is
+installed) into a new temporary folder, `--out-dir DIR`, or docs/ with
+`--update-docs`; `--quick` is a smoke run (small sizes, short budget) that
+prints its table and writes nothing unless told where.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ import numpy as np  # noqa: E402
 import refscript  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
 from _timing import format_seconds  # noqa: E402  (the benchmarks' one formatter)
 
 try:
@@ -444,7 +446,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and a short budget (smoke run)")
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per kernel")
     parser.add_argument("--only", default=None, help="comma-separated kernel names")
-    parser.add_argument("--out", default=None, help="Markdown file to write (default docs/prange-benchmarks.md)")
+    parser.add_argument("--out", default=None, help="Markdown file to write (default prange-benchmarks.md, "
+                                                    "see --update-docs; --quick prints the table only)")
+    _timing.add_report_arguments(parser)
     options = parser.parse_args(argv)
     budget = options.budget if options.budget is not None else (0.5 if options.quick else 20.0)
     names = options.only.split(",") if options.only else list(KERNELS)
@@ -457,7 +461,8 @@ def main(argv=None) -> int:
         print(f"{result['label']}: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in m.items()), flush=True)
     command = "python benchmarks/prange.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = markdown(results, command.strip())
-    out = Path(options.out) if options.out else (None if options.quick else ROOT / "docs" / "prange-benchmarks.md")
+    quiet = options.quick and not (options.out or options.update_docs or options.out_dir)
+    out = None if quiet else _timing.report_path(options, "prange-benchmarks.md", options.out)
     if out is not None:
         out.write_text(text)
         if chart(results, out.with_suffix(".png")):

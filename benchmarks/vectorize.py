@@ -12,7 +12,8 @@ kernels where it vectorised a loop are timed, both lowerings called warm on
 JAX arrays in interleaved rounds (`_timing.interleaved`), until the budget of
 the kernel is spent. Ratios are ratios of medians.
 
-Writes docs/vectorize-benchmarks.md (`--quick` writes only where `--out` says).
+Writes vectorize-benchmarks.md into a new temporary folder, `--out-dir DIR`, or
+docs/ with `--update-docs` (`--quick` writes only where told).
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, short budget; writes only with --out")
     parser.add_argument("--only", default=None, help="comma-separated kernel names")
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per kernel")
-    parser.add_argument("--out", default=None, help="Markdown file (default docs/vectorize-benchmarks.md)")
+    parser.add_argument("--out", default=None, help="Markdown file (default vectorize-benchmarks.md, "
+                                                    "see --update-docs; --quick prints the table only)")
+    _timing.add_report_arguments(parser)
     options = parser.parse_args(argv)
     budget = options.budget if options.budget is not None else (0.3 if options.quick else 8.0)
     modules = kernels.load_kernels(options.only.split(",") if options.only else None)
@@ -134,7 +137,8 @@ def main(argv=None) -> int:
     command = "python benchmarks/vectorize.py" + ("" if argv is None and len(sys.argv) == 1 else
                                                   " " + " ".join(argv if argv is not None else sys.argv[1:]))
     text = markdown(rows, machine, command)
-    out = Path(options.out) if options.out else (None if options.quick else ROOT / "docs" / "vectorize-benchmarks.md")
+    quiet = options.quick and not (options.out or options.update_docs or options.out_dir)
+    out = None if quiet else _timing.report_path(options, "vectorize-benchmarks.md", options.out)
     if out is not None:
         out.write_text(text)
         print(f"wrote {out}")

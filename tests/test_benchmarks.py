@@ -47,6 +47,21 @@ def test_port_matches_numpy(name):
     assert harness.check_port(name, hand_jax.PORTS[name], args, expected, expected_after, params) is None
 
 
+def test_a_benchmark_run_writes_outside_the_checkout_unless_told_to_update_docs(tmp_path, monkeypatch, capsys):
+    docs = BENCHMARKS.parent / "docs"
+    before = {path: path.stat().st_mtime_ns for path in docs.iterdir()}
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # made again from TMPDIR
+    assert harness.main(["--quick", "--only", "prefix_sum", "--rounds", "1", "--no-numba"]) == 0
+    assert {path: path.stat().st_mtime_ns for path in docs.iterdir()} == before
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "benchmarks.md").exists() and f"wrote {folder / 'benchmarks.md'}" in capsys.readouterr().out
+    parse = harness.argparse.ArgumentParser()
+    harness._timing.add_report_arguments(parse)
+    assert harness._timing.report_path(parse.parse_args(["--update-docs"]), "benchmarks.md") == docs / "benchmarks.md"
+    assert harness._timing.report_path(parse.parse_args(["--out-dir", str(tmp_path)]), "x.md") == tmp_path / "x.md"
+
+
 def test_check_port_notices_a_wrong_port():
     module = KERNELS["prefix_sum"]
     args, expected, expected_after, _ = harness.numpy_reference(module, "prefix_sum", 7)
