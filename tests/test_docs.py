@@ -79,3 +79,21 @@ def test_doc_command(path, command, shown, tmp_path):
                             text=True, timeout=300)
     printed = (result.stdout + result.stderr).replace(str(tmp_path), "/home/user")
     assert printed.rstrip("\n") == shown.rstrip("\n")
+
+
+# The same examples as a user runs them: a fresh interpreter per page, JAX's default 32-bit mode
+# (the tests above run in this process, with 64-bit mode on: tests/conftest.py).
+
+def _pages_with_examples():
+    from tests.doc_pages import runnable_blocks
+
+    return [path for path in sorted(DOCS.rglob("*.md")) if runnable_blocks(path.read_text())]
+
+
+@pytest.mark.parametrize("path", _pages_with_examples(), ids=lambda path: path.relative_to(DOCS).as_posix())
+def test_doc_page_runs_in_a_fresh_interpreter_in_32_bit_mode(path):
+    environment = {k: v for k, v in os.environ.items() if k not in ("JAX_ENABLE_X64", "PYTHONPATH")}
+    script = pathlib.Path(__file__).with_name("doc_pages.py")
+    result = subprocess.run([sys.executable, str(script), str(path)], env={**environment, "JAX_PLATFORMS": "cpu"},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
