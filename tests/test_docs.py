@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import jax
 import pytest
 
 import refscript
@@ -37,7 +38,10 @@ def test_doc_block(path, index, tmp_path):
     blocks = _blocks(path)
     block = blocks[index]
     if not block.startswith(OUTPUT_MARKER):
-        _load(block, tmp_path, f"doc_example_{index}")  # runs the example, with its asserts
+        try:
+            _load(block, tmp_path, f"doc_example_{index}")  # runs the example, with its asserts
+        finally:
+            jax.config.update("jax_enable_x64", True)  # a block may set the mode it needs
         return
     source = blocks[index - 1]
     expected = ast.parse(block)
