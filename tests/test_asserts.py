@@ -58,3 +58,21 @@ def test_checked_function_still_composes_with_transformations(rng):
     x = np.abs(rng.normal(size=4))
     np.testing.assert_allclose(jax.grad(compiled)(x), np.ones(4))
     np.testing.assert_allclose(jax.vmap(compiled)(np.stack([x, 2 * x])), [x.sum(), 2 * x.sum()])
+
+
+def count_in_range(x, n):
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(x.shape[0]):
+        b = int(np.floor(x[i]))
+        if 0 <= b < n:  # the index is computed before the branch, out of bounds where it is not taken
+            counts[b] += 1
+    return counts
+
+
+def test_checks_do_not_fail_an_index_guarded_by_a_branch_not_taken():
+    # The write, moved after the branch (runtime/deferred.py), kept the unguarded index: checks=True
+    # raised OutOfBoundsError for values the `if` drops (found by the oracle's checked lowering).
+    x = np.array([0.5, 3.5, -1.5, 7.0, 1.2])
+    expected = count_in_range(x, 4)
+    np.testing.assert_array_equal(refscript.jit(count_in_range, checks=True)(x, 4), expected)
+    np.testing.assert_array_equal(refscript.jit(count_in_range)(x, 4), expected)

@@ -293,6 +293,16 @@ def test_while_loop_inside(rng):
     check(while_inside, np.abs(rng.standard_normal(9)) * 20)
 
 
+def test_checked_prange_with_a_while_runs_its_iterations_in_turn_and_says_so(rng):
+    # JAX's checkify cannot check a vectorised while_loop: it raised a raw ValueError.
+    x = np.abs(rng.standard_normal(9)) * 20
+    compiled = refscript.jit(while_inside, checks=True)
+    np.testing.assert_array_equal(compiled(x), while_inside(x.copy()))
+    ((_, what),) = compiled.parallel_loops
+    assert what.startswith("loop kept sequential: checks=True cannot check a while loop")
+    assert refscript.jit(while_inside).parallel_loops == []  # not yet traced
+
+
 def scratch(x):
     out = np.zeros(x.shape[0])
     for i in refscript.prange(x.shape[0]):

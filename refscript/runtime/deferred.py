@@ -121,10 +121,25 @@ class _Write:
             if active is None:
                 box[self.index] = self.value
                 return
+            if tracing.current().checks:
+                # Where the branch did not run, its index (computed before the branch: `if 0 <= b <
+                # n: h[b] += 1`) may be out of bounds; the write keeps the old element there, and
+                # must not fail the run-time index check either.
+                self = _Write(box, tuple(_guarded(p, active) for p in self.index), self.value, self._made_inside)
             # The element's value now, including writes buffered in this iteration (not
             # done first: that would make two in-place updates, see coalesce.py).
             old = coalesce.read_item(box, self.index, None, forward=True)
             box[self.index] = jnp.where(active, self.value, box[self.index] if old is None else old)
+
+
+def _guarded(part, active):
+    """An index part that is 0 where `active` is false (a valid index into a non-empty axis)."""
+    if isinstance(part, slice) or part is None or part is Ellipsis:
+        return part
+    dtype = jnp.result_type(part)
+    if not (jnp.issubdtype(dtype, jnp.integer) and (is_tracer(part) or is_tracer(active))):
+        return part
+    return jnp.where(active, part, jnp.zeros((), dtype))
 
 
 def _aval(value) -> tuple:

@@ -128,9 +128,10 @@ def parallel_for(iterable, body, writes=(), owned=None, reductions=None, automat
         plan = _plan(iterable, writes, owned or {}, reductions or {}, location, automatic)
         if plan is not None:
             _vectorise(plan, body, writes, location, automatic)
-    except _Sequential as reason:  # (raised for automatic loops only)
+    except _Sequential as reason:  # (automatic loops; and any loop checkify could not check vectorised)
         tracing.current().note_parallel_loop(location, f"loop kept sequential: {reason}")
-        control_flow.for_stmt(iterable, body, writes=writes)
+        sequence = iterable._static() if isinstance(iterable, ParallelRange) else iterable
+        control_flow.for_stmt(sequence, body, writes=writes)
 
 
 # The most memory a loop vectorised automatically may take for the values its iterations make
@@ -229,6 +230,11 @@ def _vectorise(plan: _Plan, body, writes, location, automatic: bool) -> None:
         reason = _why_sequential(pure.jaxpr, len(indices))
         if reason is not None:
             raise _Sequential(reason)
+    if session.checks and _jax_internal.has_primitive(pure.jaxpr, "while"):
+        # JAX's checkify cannot check a vectorised while_loop (checkify-of-vmap-of-while, JAX 0.10):
+        # checked, the iterations run one after another, which their independence makes the same.
+        raise _Sequential("checks=True cannot check a while loop run for every iteration at once (JAX's "
+                          "checkify), so the iterations run one after another, with the same values")
     if _jax_internal.has_cond(pure.jaxpr):  # else vmap would broadcast what the branches read
         pure = _jax_internal.branches_to_selects(pure, checked=session.checks)
     lanes = [np.asarray(indices, dtype=np.int64)] + [positions[b] for b in owned_boxes]

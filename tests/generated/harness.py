@@ -22,7 +22,7 @@ import numpy as np
 
 import refscript
 from tests.modules import import_file
-from tests.oracle import writes_not_returned
+from tests.oracle import LOWERINGS, lowering_options, run_lowering, writes_not_returned
 
 # float64 results within this relative tolerance; ints, bools and dtypes exactly.
 RTOL = 1e-12
@@ -196,23 +196,43 @@ def failure(kind, source, args, detail) -> str:
     return f"{kind}: {detail}\narguments: {describe(args)}\nprogram:\n{source}"
 
 
-def check_values(source, args_list, static_scalars=True, entry="f"):
-    """Asserts refscript and plain Python agree on every argument tuple: returned values
-    and dtypes, and the final contents of the NumPy array arguments (refscript writes
-    back into a NumPy argument the function writes into, as NumPy would leave it)."""
+# The programs' compilations for the checked and differentiable lowerings (a program drawn again
+# reuses them, as it reuses `compiled`).
+_other_lowerings: collections.OrderedDict = collections.OrderedDict()
+
+
+def check_values(source, args_list, static_scalars=True, entry="f", lowerings=LOWERINGS):
+    """Asserts refscript and plain Python agree on every argument tuple, through each of
+    `lowerings` (tests/oracle.py: the plain call, `checks=True`, and the differentiable
+    lowering's primal where it is another program): returned values and dtypes, and the
+    final contents of the NumPy array arguments (refscript writes back into a NumPy argument
+    the function writes into, as NumPy would leave it)."""
     fn = getattr(load(source), entry)
     jitted = compiled(source, static_scalars, entry)
+    options = {"static_scalars": static_scalars, "vectorize": OPTIONS["vectorize"]}
     for args in args_list:
         expected, python_args = run_python(fn, args, return_arguments=True)
         before = copies(args)
-        got = jitted(*args)
-        why = compare(got, expected)
-        assert why is None, failure("refscript differs from Python", source, before, why)
-        for k, (arg, python_arg) in enumerate(zip(args, python_args)):
-            if isinstance(arg, np.ndarray):
-                why = compare(arg, python_arg, batched=True)
-                assert why is None, failure(
-                    f"argument {k} after the call differs from Python's", source, before, why)
+        for lowering in lowerings:
+            if lowering == "plain":
+                got, after = jitted(*args), args
+            elif lowering == "differentiable" and jitted.lowerings == 1:
+                continue  # jax.jvp would evaluate the program the plain call ran
+            else:
+                key = (source, static_scalars, entry, OPTIONS["vectorize"], lowering)
+                other = _other_lowerings.pop(key, None) or refscript.jit(fn, **lowering_options(lowering, options))
+                _other_lowerings[key] = other  # (most recent last, as `compiled` keeps them)
+                while len(_other_lowerings) > 2 * _CACHE_SIZE:
+                    _other_lowerings.popitem(last=False)
+                got, after, _ = run_lowering(lowering, fn, before, other, **options)
+            why = compare(got, expected)
+            assert why is None, failure(f"refscript ({lowering} lowering) differs from Python", source, before, why)
+            for k, (arg, python_arg) in enumerate(zip(after, python_args)):
+                if isinstance(arg, np.ndarray):
+                    why = compare(arg, python_arg, batched=True)
+                    assert why is None, failure(
+                        f"argument {k} after the call ({lowering} lowering) differs from Python's", source, before,
+                        why)
 
 
 # Gradients.
