@@ -66,11 +66,12 @@ class JitFunction:
 
     def __init__(
         self, fn, static_argnums=(), static_argnames=(), static_scalars=True, checks=False, return_updates=False,
-        vectorize=False,
+        vectorize=False, disable=(),
     ):
         functools.update_wrapper(self, fn)
         self._fn = fn
         self._vectorize = bool(vectorize)
+        self._disable = _strategies_disabled(disable)
         self._conversion = transpiler.convert(fn, vectorize=self._vectorize)
         self._signature = inspect.signature(fn)
         parameters = self._signature.parameters.values()
@@ -110,7 +111,8 @@ class JitFunction:
         with one option changed."""
         return dict(static_argnums=tuple(sorted(self._static_argnums)),
                     static_argnames=tuple(sorted(self._static_argnames)), static_scalars=self._static_scalars,
-                    checks=self._checks, return_updates=self._return_updates, vectorize=self._vectorize)
+                    checks=self._checks, return_updates=self._return_updates, vectorize=self._vectorize,
+                    disable=tuple(sorted(self._disable)))
 
     def __get__(self, instance, owner=None):
         if instance is None:
@@ -292,7 +294,8 @@ class JitFunction:
         # the fastest way. Where it differs from the differentiable lowering (loops with
         # triangular bounds run their real trip count, loops are not streamed), it
         # becomes the primal of a custom_jvp whose rule traces the differentiable one.
-        closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks, forward_only=not checks)
+        forward_only = not checks and "forward_only" not in self._disable
+        closed, out_tree, session = self.ref_jaxpr(static, dynamic, checks, forward_only=forward_only)
         self._record(session)
         self.forward_only_choices = list(session.forward_only_choices)
         pure = _jax_internal.discharge_state(closed)
@@ -355,6 +358,26 @@ def _unrolled(why: str, forced_by) -> str:
     """Why a loop was unrolled, with the code in its body that needed a Python value."""
     code = forced_by.source_text() if forced_by is not None else None
     return f"{why}: `{code}` at line {forced_by.lineno}" if code else why
+
+
+# Lowering strategies a function can be compiled without (`refscript.jit(fn, disable=...)`), and
+# what each does. Without one, plain calls compute what they compute with it, more slowly.
+STRATEGIES = {
+    "forward_only": "plain calls run a lowering made for speed where it differs from the differentiable "
+                    "one (JitFunction._run_pure); disabled, they run the differentiable lowering",
+}
+
+
+def _strategies_disabled(disable) -> frozenset:
+    names = frozenset(_as_tuple(disable))
+    unknown = sorted(names - set(STRATEGIES))
+    if unknown:
+        raise ArgumentError(
+            f"refscript.jit(disable=...) names no strategy {unknown[0]!r}",
+            errors.caller_location(),
+            f"the strategies that can be disabled: {', '.join(sorted(STRATEGIES))}",
+        )
+    return names
 
 
 def _has_derivatives(flat_args, consts) -> bool:
@@ -499,7 +522,7 @@ def _as_tuple(value):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, checks=False,
-        return_updates=False, vectorize=False):
+        return_updates=False, vectorize=False, disable=()):
     """Returns `fn` compiled: its loops, branches and in-place updates traced to JAX.
 
     **Arguments:**
@@ -523,6 +546,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
       a `while` loop (or calls one whose length depends on the iteration), stays
       sequential; `refscript.show` lists each decision.
       The functions it calls are converted the same way.
+    - `disable`: names of lowering strategies to compile this function without
+      (`refscript.api.STRATEGIES`): `"forward_only"` makes plain calls run the
+      differentiable lowering, the program `jax.grad` and `jax.jvp` run, instead of
+      the faster one made for calls that take no derivative. For tests and for
+      measuring what a strategy saves; the values are the same.
 
     A NumPy array argument that the function writes into (and never rebinds)
     holds, after the call, what NumPy would have left in it; if the call fails
@@ -544,12 +572,13 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), static_scalars=True, 
         return functools.partial(
             jit, static_argnums=static_argnums, static_argnames=static_argnames,
             static_scalars=static_scalars, checks=checks, return_updates=return_updates,
-            vectorize=vectorize,
+            vectorize=vectorize, disable=disable,
         )
     if isinstance(fn, JitFunction):
         return fn
     try:
-        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates, vectorize)
+        return JitFunction(fn, static_argnums, static_argnames, static_scalars, checks, return_updates, vectorize,
+                           disable)
     except Exception as error:
         # The message points at the user's code; refscript's own frames are noise.
         _present(error)

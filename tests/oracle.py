@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
-import inspect
 import warnings
 
 import jax
@@ -61,8 +60,18 @@ def assert_tree_close(got, expected, rtol=1e-12, atol=0.0):
 # The lowerings a compiled function runs, each compared with Python by `check`:
 # - "plain": a direct call, the forward-only lowering where it differs (api.JitFunction._run_pure);
 # - "checked": `checks=True`, the lowering with run-time checks;
-# - "differentiable": the primal of the lowering that jax.jvp, grad and value_and_grad run.
+# - "differentiable": the lowering that jax.jvp, grad and value_and_grad run, forced for a direct
+#   call with `disable=("forward_only",)` (its primal, without compiling derivatives).
 LOWERINGS = ("plain", "checked", "differentiable")
+
+
+def lowering_options(lowering, jit_options) -> dict:
+    """The options of `refscript.jit` that `run_lowering` compiles with for `lowering`."""
+    if lowering == "checked":
+        return {**jit_options, "checks": True}
+    if lowering == "differentiable":
+        return {**jit_options, "disable": tuple(jit_options.get("disable", ())) + ("forward_only",)}
+    return dict(jit_options)
 
 
 _cache: collections.OrderedDict = collections.OrderedDict()
@@ -84,72 +93,14 @@ def _compiled(fn, options: dict):
     return compiled
 
 
-def lowering_options(lowering, jit_options) -> dict:
-    """The options of `refscript.jit` that `run_lowering` compiles with for `lowering`."""
-    if lowering == "checked":
-        return {**jit_options, "checks": True}
-    if lowering == "differentiable":
-        return {**jit_options, "return_updates": True}
-    return dict(jit_options)
-
-
 def run_lowering(lowering, fn, args, compiled=None, **jit_options):
     """Returns `(result, arguments after, compiled function)` of `fn` compiled and run on copies
-    of `args` through `lowering` (one of `LOWERINGS`); the arguments as a direct call would leave
-    them. `compiled`: `refscript.jit(fn, **lowering_options(lowering, jit_options))` made already."""
+    of `args` through `lowering` (one of `LOWERINGS`). `compiled`:
+    `refscript.jit(fn, **lowering_options(lowering, jit_options))` made already."""
     mine = copies(args)
     if compiled is None:
         compiled = _compiled(fn, lowering_options(lowering, jit_options))
-    if lowering == "differentiable":
-        return _differentiable_primal(compiled, fn, mine, jit_options)
     return compiled(*mine), mine, compiled
-
-
-def _differentiable_primal(compiled, fn, args, jit_options):
-    """`compiled` (with `return_updates=True`) run under jax.jvp with zero tangents: its values
-    are the differentiable lowering's primal. Writes into arguments come back as `return_updates`
-    gives them, and are written into the copies `args` as a direct call would."""
-    names = list(inspect.signature(fn).parameters)
-    static_nums = set(_as_tuple(jit_options.get("static_argnums", ())))
-    static_names = set(_as_tuple(jit_options.get("static_argnames", ())))
-    static_scalars = jit_options.get("static_scalars", True)
-
-    def traced(k, value):
-        if k in static_nums or (k < len(names) and names[k] in static_names):
-            return False
-        if isinstance(value, (bool, int)) and not isinstance(value, np.generic):
-            return not static_scalars
-        return isinstance(value, (float, complex, np.ndarray, np.generic, jax.Array))
-
-    positions = [k for k, value in enumerate(args) if traced(k, value)]
-
-    def call(*values):
-        full = list(args)
-        for k, value in zip(positions, values):
-            full[k] = value
-        return compiled(*full)
-
-    primals = [args[k] for k in positions]
-    tangents = [_zero_tangent(value) for value in primals]
-    (out, updates), _ = jax.jvp(call, primals, tangents)
-    for name, contents in updates.items():
-        k = names.index(name)
-        if isinstance(args[k], np.ndarray):
-            np.copyto(args[k], np.asarray(contents), casting="unsafe")
-    return out, args, compiled
-
-
-def _zero_tangent(value):
-    dtype = jnp.result_type(value)
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        return np.zeros(np.shape(value), dtype=jax.dtypes.float0)
-    if isinstance(value, (float, complex)):
-        return type(value)(0)
-    return jnp.zeros_like(value)
-
-
-def _as_tuple(value):
-    return (value,) if isinstance(value, (int, str)) else tuple(value)
 
 
 def check(fn, *args, rtol=1e-12, atol=0.0, lowerings=LOWERINGS, **jit_options):
@@ -159,8 +110,8 @@ def check(fn, *args, rtol=1e-12, atol=0.0, lowerings=LOWERINGS, **jit_options):
     Compares the returned values and dtypes, and the arrays each call leaves behind: a NumPy
     array the function writes into must end as NumPy leaves it. The arrays in `args`
     themselves are never passed, so they stay as they are. The differentiable lowering is
-    skipped where the plain call ran it already (`JitFunction.lowerings == 1`: jax.jvp would
-    evaluate the same program).
+    skipped where the plain call ran it already (`JitFunction.lowerings == 1`: plain calls and
+    derivatives run the same program).
     """
     python_args = copies(args)
     expected = fn(*python_args)

@@ -425,7 +425,7 @@ def test_options_recompile_a_function_and_the_cli_keeps_them_with_vectorize():
 
     compiled = refscript.jit(scaled_map, static_argnames="scale", static_scalars=False, checks=True)
     assert compiled.options == dict(static_argnums=(), static_argnames=("scale",), static_scalars=False,
-                                    checks=True, return_updates=False, vectorize=False)
+                                    checks=True, return_updates=False, vectorize=False, disable=())
     assert refscript.jit(compiled.__wrapped__, **compiled.options).options == compiled.options
     compiled.example_args = (np.ones(4), 2.0)
     vectorized = cli._vectorized(compiled)

@@ -217,7 +217,7 @@ def check_values(source, args_list, static_scalars=True, entry="f", lowerings=LO
             if lowering == "plain":
                 got, after = jitted(*args), args
             elif lowering == "differentiable" and jitted.lowerings == 1:
-                continue  # jax.jvp would evaluate the program the plain call ran
+                continue  # the plain call ran the same program
             else:
                 key = (source, static_scalars, entry, OPTIONS["vectorize"], lowering)
                 other = _other_lowerings.pop(key, None) or refscript.jit(fn, **lowering_options(lowering, options))

@@ -25,6 +25,7 @@ the temporary directory).
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import os
 import random
@@ -43,11 +44,14 @@ import program_gen
 import refscript
 from refscript.errors import RefscriptError
 
-# The default run: deterministic programs, in the default `pytest` run (budget: a few
-# minutes on 2 cores). The `test_slow_*` surveys below run on demand.
-VALUE_EXAMPLES = 300
+# The default run: deterministic programs, in the default `pytest` run (budget: the whole
+# default suite within 5 minutes on 2 idle cores; each value program runs through three
+# lowerings, see tests/oracle.py). The `test_slow_*` surveys below run on demand. (A count
+# changed draws other programs: 80 gradient examples drew the two open bugs in
+# test_generator_regressions.py.)
+VALUE_EXAMPLES = 200
 GRAD_EXAMPLES = 100
-VMAP_EXAMPLES = 100
+VMAP_EXAMPLES = 70
 FUZZ_EXAMPLES = 300
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
@@ -80,7 +84,9 @@ def value_body(case, stats=None):
     harness.check_values(program.source, args_list, program.static_scalars)
 
 
-def grad_body(case, stats=None):
+def grad_body(case, stats=None, second_order_share=1):
+    """`second_order_share`: second-order derivatives are checked on one in this many of the
+    programs that qualify (chosen by the program's text; 1.4 s each on a 2-core CPU)."""
     (program, (args,)), outer_jit = case
     _note_program(program.source)
     note(f"outer jax.jit: {outer_jit}")
@@ -89,7 +95,8 @@ def grad_body(case, stats=None):
         stats.record(program)
     checked = harness.check_grad(program.source, args, program.float_positions(), program.static_scalars,
                                  outer_jit=outer_jit)
-    if checked and harness.check_grad.smooth and outer_jit:
+    chosen = hashlib.sha1(program.source.encode()).digest()[0] % second_order_share == 0
+    if checked and harness.check_grad.smooth and outer_jit and chosen:
         RUNS["check_grads order 2"] += 1
         harness.check_second_order(program.source, args)
 
@@ -155,7 +162,7 @@ def test_generated_programs_match_python(case):
 @settings(max_examples=GRAD_EXAMPLES, **DEFAULT)
 @given(case=st.tuples(program_gen.cases(program_gen.GRAD, count=1, smooth=True), st.booleans()))
 def test_generated_gradients_match_finite_differences(case):
-    grad_body(case)
+    grad_body(case, second_order_share=2)  # the survey checks every program
 
 
 @settings(max_examples=VMAP_EXAMPLES, **DEFAULT)
@@ -174,7 +181,7 @@ def test_converter_converts_or_raises_refscript_error(source):
 # must leave the values as Python has them. Few generated loops are independent (about 2% of
 # the calls vectorise one, `harness.VECTORIZED`); tests/test_vectorize.py generates loops
 # that are, and checks gradients and vmap on them.
-@settings(max_examples=VALUE_EXAMPLES // 3, **DEFAULT)
+@settings(max_examples=VALUE_EXAMPLES // 6, **DEFAULT)
 @given(case=program_gen.cases(program_gen.VALUE, count=2))
 def test_generated_programs_match_python_vectorized(case):
     with harness.vectorizing():

@@ -376,3 +376,76 @@ def test_equation_without_results_in_a_vmapped_loop_body():
     got = jax.vmap(refscript.jit(conditional_expression_in_static_loops))(batch)
     expected = np.array([conditional_expression_in_static_loops(v) for v in batch])
     assert harness.compare(got, expected, batched=True) is None
+
+
+# --------------------------------------------------------------------------------------
+# Found by the gradient programs when their default count changed (session of 2026-12-07),
+# open: reverse mode fails where forward values are right.
+
+
+def chained_index_in_streamed_loop(x, M):
+    for i in range(x.shape[0]):
+        x[i] -= 0.1
+        x[3] = x[3] * 0.5 + M[0][i % 1]  # a row, then an element at a traced index
+    return x.sum()
+
+
+@pytest.mark.xfail(strict=True, raises=KeyError,
+                   reason="streaming.py _emit: KeyError on a Var when a row is indexed again at a traced index")
+def test_gradient_through_a_chained_index_in_a_streamed_loop():
+    x, M = np.array([1.5, 1.0, 0.03, -0.31]), np.array([[-0.6]])
+    check(chained_index_in_streamed_loop, x.copy(), M)
+    with harness.writes_not_returned():
+        got = jax.grad(refscript.jit(chained_index_in_streamed_loop))(x.copy(), M)
+    eps = 1e-6
+    expected = [(chained_index_in_streamed_loop(x + eps * e, M) - chained_index_in_streamed_loop(x - eps * e, M))
+                / (2 * eps) for e in np.eye(4)]
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-8)
+
+
+TRIANGULAR_IN_ENUMERATE_UNDER_IF = '''
+import numpy as np
+
+
+def h0(u, v=0.5):
+    u += 0.5
+    u, v = v, u
+    return (0.5 * 0.5)
+
+
+def h1(u, v):
+    return u
+
+
+def f(x, y, M, n):
+    s0 = 1.0
+    if (int(min(max(h1(s0, 0), -50.0), 50.0)) % 3 == 1) and ((0.5 * y[0 % 2]) < 0.5):
+        p0 = 0
+        for i0, v0 in enumerate(y):
+            p0 += h0(M[-1 - M.shape[-1] % 1, -1 - i0 % 1], v=(i0 * 0.25))
+            x[i0] = x[i0] * 0.5 + (v0 * abs(M[max(i0, 5) % 1, max(x.shape[0], n) % 1]))
+            for i1 in range(i0 + 1, x.shape[0]):
+                t1 = min((n - i1), (i0 * 1)) % 2
+                x[i1] += v0
+            else:
+                x[-2] += (-1.25 - v0)
+            p0 %= 1.5
+        for i2, v1 in enumerate(y):
+            if (x[i2] - p0) <= p0:
+                x[[2]] = 0.75
+                p0 = ((M[-1 - i2 % 1, i0 % 1] ** 2) * 1.5)
+            x[i0] = x[-2] * 0.5 + -0.5
+        x[i0] = min(max(M[(M.shape[-1] - -2) % 1][-1 - (i0 - i0) % 1], -100.0), 100.0)
+    x[x.shape[0] % 4] = x[-2] * 0.75 + (-2.0 ** 2)
+    return s0, x
+'''
+
+
+@pytest.mark.xfail(strict=True, raises=refscript.errors.ReverseModeLoopError,
+                   reason="a triangular loop over an enumerate index, under a traced if, gets a run-time trip count")
+def test_gradient_through_a_triangular_loop_in_an_enumerate_under_a_traced_if():
+    args = (np.array([0.0, 0.0, -0.52236929, -0.24042548]), np.array([-1.07452137, -0.18020238]),
+            np.array([[1.0]]), 0)
+    harness.check_values(TRIANGULAR_IN_ENUMERATE_UNDER_IF, [args])
+    with harness.writes_not_returned():
+        harness.check_grad(TRIANGULAR_IN_ENUMERATE_UNDER_IF, args, [0, 1, 2], outer_jit=False)
