@@ -153,7 +153,7 @@ class JitFunction:
                 else:
                     arguments = dict(zip(static[1], dynamic))
                     _write_back(arguments, updates, self._conversion.argument_writes)
-                    immutable = {name: None for name in updates if not isinstance(arguments.get(name), np.ndarray)}
+                    immutable = [name for name in updates if not isinstance(arguments.get(name), np.ndarray)]
                     self._warn_lost_writes(immutable, "it is not a NumPy array (a JAX array is immutable)")
             self._give_pending_warnings()
             return out
@@ -189,9 +189,9 @@ class JitFunction:
                     f"(or JAX_ENABLE_X64=1 in the environment), or pass {narrow} arrays",
                 )
 
-    def _warn_lost_writes(self, updates, why: str) -> None:
-        """Warns that the function's writes into the arguments named in `updates` are lost."""
-        for name in updates:
+    def _warn_lost_writes(self, names, why: str) -> None:
+        """Warns that the function's writes into the arguments `names` are lost."""
+        for name in names:
             location = next((where for parameter, where in self._conversion.argument_writes if parameter == name),
                             None)
             self._warn_once(

@@ -396,8 +396,7 @@ def _unrolled_while(condition, test, body, location: Location):
         if not _is_static(condition) or not condition:
             break
         tracing.current().note_unrolled_loop(
-            location, "its test reads a variable the body scales (logarithmically many iterations)",
-)
+            location, "its test reads a variable the body scales (logarithmically many iterations)")
         body()
         condition = test()
     return condition

@@ -22,7 +22,7 @@ import numpy as np
 
 import refscript
 from tests.modules import import_file
-from tests.oracle import LOWERINGS, lowering_options, run_lowering, writes_not_returned
+from tests.oracle import LOWERINGS, run_lowering, writes_not_returned
 
 # float64 results within this relative tolerance; ints, bools and dtypes exactly.
 RTOL = 1e-12
@@ -196,11 +196,6 @@ def failure(kind, source, args, detail) -> str:
     return f"{kind}: {detail}\narguments: {describe(args)}\nprogram:\n{source}"
 
 
-# The programs' compilations for the checked and differentiable lowerings (a program drawn again
-# reuses them, as it reuses `compiled`).
-_other_lowerings: collections.OrderedDict = collections.OrderedDict()
-
-
 def check_values(source, args_list, static_scalars=True, entry="f", lowerings=LOWERINGS):
     """Asserts refscript and plain Python agree on every argument tuple, through each of
     `lowerings` (tests/oracle.py: the plain call, `checks=True`, and the differentiable
@@ -218,13 +213,8 @@ def check_values(source, args_list, static_scalars=True, entry="f", lowerings=LO
                 got, after = jitted(*args), args
             elif lowering == "differentiable" and jitted.lowerings == 1:
                 continue  # the plain call ran the same program
-            else:
-                key = (source, static_scalars, entry, OPTIONS["vectorize"], lowering)
-                other = _other_lowerings.pop(key, None) or refscript.jit(fn, **lowering_options(lowering, options))
-                _other_lowerings[key] = other  # (most recent last, as `compiled` keeps them)
-                while len(_other_lowerings) > 2 * _CACHE_SIZE:
-                    _other_lowerings.popitem(last=False)
-                got, after, _ = run_lowering(lowering, fn, before, other, **options)
+            else:  # (the oracle keeps the compiled function for a program drawn again)
+                got, after, _ = run_lowering(lowering, fn, before, **options)
             why = compare(got, expected)
             assert why is None, failure(f"refscript ({lowering} lowering) differs from Python", source, before, why)
             for k, (arg, python_arg) in enumerate(zip(after, python_args)):
