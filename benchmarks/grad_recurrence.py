@@ -266,6 +266,13 @@ def markdown(all_results, sizes, command, machine, chart_note=None) -> str:
 
 
 def main(argv=None) -> int:
+    # float64 runs need 64-bit mode (float32 arrays stay float32); scoped, so that importing and
+    # running this module (the tests do) changes no one's JAX mode.
+    with jax.enable_x64(True):
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
@@ -288,7 +295,6 @@ def main(argv=None) -> int:
         all_results, sizes = _from_json(saved["results"]), saved["sizes"]
         machine, command = saved["machine"], saved["command"]
     else:
-        jax.config.update("jax_enable_x64", True)  # float64 runs need it; float32 arrays stay float32
         machine = _timing.machine_description()
         print("; ".join(f"{k}: {v}" for k, v in machine.items()))
         all_results, sizes = {}, args.sizes

@@ -48,8 +48,6 @@ from pathlib import Path
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
-
 import numpy as np  # noqa: E402
 
 import refscript  # noqa: E402
@@ -598,6 +596,13 @@ def refscript_revision() -> str:
 
 
 def main(argv=None) -> int:
+    # float64 throughout, as NumPy computes; scoped, so that importing this module (the tests do)
+    # changes no one's JAX mode.
+    with jax.enable_x64(True):
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small size only, short budgets")
     parser.add_argument("--sizes", help="comma-separated: small,large (default both; small with --quick)")

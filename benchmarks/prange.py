@@ -50,8 +50,6 @@ from pathlib import Path
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
-
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -440,6 +438,13 @@ LOAD_AT_START = None
 
 
 def main(argv=None) -> int:
+    # float64 throughout, as NumPy computes; scoped, so that importing this module (the tests do)
+    # changes no one's JAX mode.
+    with jax.enable_x64(True):
+        return _main(argv)
+
+
+def _main(argv) -> int:
     global LOAD_AT_START
     LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

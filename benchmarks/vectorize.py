@@ -27,8 +27,6 @@ from pathlib import Path
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
-
 import refscript  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -109,6 +107,13 @@ def markdown(rows, machine: dict, command: str) -> str:
 
 
 def main(argv=None) -> int:
+    # float64 throughout, as NumPy computes; scoped, so that importing this module (the tests do)
+    # changes no one's JAX mode.
+    with jax.enable_x64(True):
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short budget; writes only with --out")
     parser.add_argument("--only", default=None, help="comma-separated kernel names")

@@ -12,6 +12,7 @@ function, not refscript's internals.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import itertools
@@ -166,8 +167,12 @@ def _show(options) -> int:
         args = tuple(parse_arg(spec) for spec in options.args)
     except UsageError as error:
         raise _Exit(EXIT_USAGE, f"{_ERROR} --arg {error}") from None
-    if needs_x64(args):
-        jax.config.update("jax_enable_x64", True)
+    # 64-bit mode for the command's own work only (`main` may run inside a user's process).
+    with jax.enable_x64(True) if needs_x64(args) else contextlib.nullcontext():
+        return _show_target(options, stages, args)
+
+
+def _show_target(options, stages, args) -> int:
     fn = _load_target(options.target)
     if options.vectorize:
         fn = _vectorized(fn)

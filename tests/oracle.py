@@ -28,22 +28,56 @@ def writes_not_returned():
         yield
 
 
+def x64() -> bool:
+    """Whether the session runs with JAX's 64-bit mode on (tests/conftest.py; off with --x32)."""
+    return bool(jax.config.jax_enable_x64)
+
+
+def tolerances(rtol, atol):
+    """The tolerances a comparison asked for, widened to float32's in 32-bit mode: NumPy and XLA
+    round float32 sums in different orders."""
+    if x64():
+        return rtol, atol
+    return max(rtol, 1e-4), max(atol, 1e-5)
+
+
+def narrowed(value):
+    """`value` as a 32-bit-mode user would pass it: a NumPy array or scalar of a 64-bit dtype
+    becomes its 32-bit copy (float32, int32, uint32, complex64); anything else is returned as
+    is. In 64-bit mode, `value` itself."""
+    if x64():
+        return value
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype != jax.dtypes.canonicalize_dtype(value.dtype):
+        return value.astype(jax.dtypes.canonicalize_dtype(value.dtype))
+    if isinstance(value, (list, tuple)):
+        return type(value)(narrowed(v) for v in value)
+    if isinstance(value, dict):
+        return {k: narrowed(v) for k, v in value.items()}
+    return value
+
+
 def copies(args):
-    return [copy.deepcopy(a) for a in args]
+    """Deep copies of `args`, narrowed to 32 bits in 32-bit mode (`narrowed`): Python and refscript
+    each get their own."""
+    return [narrowed(copy.deepcopy(a)) for a in args]
 
 
 def expected_dtype(value):
-    """The dtype JAX gives a value the Python function returned."""
+    """The dtype JAX gives a value the Python function returned (64-bit dtypes narrowed in
+    32-bit mode)."""
     if isinstance(value, bool):
         return np.dtype(bool)
     if isinstance(value, int):
-        return jnp.dtype(jnp.int_)
+        return jax.dtypes.canonicalize_dtype(np.int64)
     if isinstance(value, float):
-        return jnp.dtype(jnp.float_) if hasattr(jnp, "float_") else jnp.dtype(jnp.float64)
-    return np.asarray(value).dtype
+        return jax.dtypes.canonicalize_dtype(np.float64)
+    if isinstance(value, complex):
+        return jax.dtypes.canonicalize_dtype(np.complex128)
+    return jax.dtypes.canonicalize_dtype(np.asarray(value).dtype)
 
 
 def assert_tree_close(got, expected, rtol=1e-12, atol=0.0):
+    rtol, atol = tolerances(rtol, atol)
     got_leaves, got_tree = jax.tree_util.tree_flatten(got)
     exp_leaves, exp_tree = jax.tree_util.tree_flatten(expected)
     assert got_tree == exp_tree, f"structure differs: {got_tree} != {exp_tree}"
@@ -115,6 +149,7 @@ def check(fn, *args, rtol=1e-12, atol=0.0, lowerings=LOWERINGS, **jit_options):
     """
     python_args = copies(args)
     expected = fn(*python_args)
+    rtol, atol = tolerances(rtol, atol)
     first, one_program = None, False
     for lowering in lowerings:
         if lowering == "differentiable" and one_program:
@@ -148,21 +183,26 @@ def numerical_grad(f, x, eps=1e-6):
 def check_grad(fn, x, *rest, argnum=0, rtol=1e-6, atol=1e-8, **jit_options):
     """Asserts `jax.grad` of the compiled `fn` (a scalar function) matches finite differences."""
     compiled = refscript.jit(fn, **jit_options)
+    narrowed_rest = copies(rest)
 
     def scalar(v):
-        args = list(rest)
+        args = list(narrowed_rest)
         args.insert(argnum, v)
         return compiled(*args)
 
     with writes_not_returned():
-        got = jax.grad(scalar)(jnp.asarray(x, jnp.float64))
+        got = jax.grad(scalar)(jnp.asarray(narrowed(np.asarray(x, np.float64))))
+    # The finite differences are Python's, in float64 whatever the mode: in 32-bit mode the
+    # float32 gradient is compared with them at float32's tolerance.
     expected = numerical_grad(lambda v: fn(*_insert(rest, argnum, v.copy())), x)
+    if not x64():
+        rtol, atol = max(rtol, 1e-3), max(atol, 1e-4)
     np.testing.assert_allclose(np.asarray(got), expected, rtol=rtol, atol=atol)
     return got
 
 
 def _insert(rest, argnum, value):
-    args = list(copies(rest))
+    args = [copy.deepcopy(a) for a in rest]
     args.insert(argnum, value)
     return args
 
@@ -170,9 +210,11 @@ def _insert(rest, argnum, value):
 def check_vmap(fn, batched, *rest, in_axis=0, rtol=1e-12, atol=0.0, **jit_options):
     """Asserts `jax.vmap` of the compiled `fn` over `batched` equals a Python loop over the batch."""
     compiled = refscript.jit(fn, **jit_options)
+    rtol, atol = tolerances(rtol, atol)
+    batched, rest = narrowed(np.asarray(batched)), copies(rest)
     with writes_not_returned():
         got = jax.vmap(lambda b: compiled(b, *rest), in_axes=in_axis)(batched)
-    moved = np.moveaxis(np.asarray(batched), in_axis, 0)
+    moved = np.moveaxis(batched, in_axis, 0)
     expected = [fn(np.array(b), *copies(rest)) for b in moved]
     expected = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *expected) if expected else None
     got_leaves = jax.tree_util.tree_leaves(got)

@@ -38,10 +38,11 @@ def test_doc_block(path, index, tmp_path):
     blocks = _blocks(path)
     block = blocks[index]
     if not block.startswith(OUTPUT_MARKER):
+        mode = jax.config.jax_enable_x64
         try:
             _load(block, tmp_path, f"doc_example_{index}")  # runs the example, with its asserts
         finally:
-            jax.config.update("jax_enable_x64", True)  # a block may set the mode it needs
+            jax.config.update("jax_enable_x64", mode)  # a block may set the mode it needs
         return
     source = blocks[index - 1]
     expected = ast.parse(block)
