@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import refscript
+from oracle import narrowed
 from refscript.errors import CheckFailedError
 
 
@@ -30,16 +31,17 @@ def _line(fn, text):
 
 def test_static_assert_is_pythons_assert():
     compiled = refscript.jit(static_assert)
-    np.testing.assert_allclose(compiled(np.ones(2), 3), 3 * np.ones(2))
+    x = narrowed(np.ones(2))
+    np.testing.assert_allclose(compiled(x, 3), 3 * np.ones(2))
     with pytest.raises(AssertionError, match="n must be positive"):
-        compiled(np.ones(2), 0)
+        compiled(x, 0)
 
 
 def test_traced_assert_is_checked_when_asked():
     compiled = refscript.jit(checked_sum, checks=True)
-    assert float(compiled(np.array([1.0, 2.0]))) == 3.0
+    assert float(compiled(narrowed(np.array([1.0, 2.0])))) == 3.0
     with pytest.raises(CheckFailedError) as info:
-        compiled(np.array([1.0, -2.0, 3.0]))
+        compiled(narrowed(np.array([1.0, -2.0, 3.0])))
     assert isinstance(info.value, AssertionError)
     message = str(info.value)
     assert f"{__file__}:{_line(checked_sum, 'assert x[i]')}" in message
@@ -48,7 +50,7 @@ def test_traced_assert_is_checked_when_asked():
 
 def test_traced_assert_is_skipped_by_default_and_recorded():
     compiled = refscript.jit(checked_sum)
-    assert float(compiled(np.array([1.0, -2.0]))) == checked_sum(np.array([1.0, 2.0])) - 4.0
+    assert float(compiled(narrowed(np.array([1.0, -2.0])))) == checked_sum(np.array([1.0, 2.0])) - 4.0
     (location,) = compiled.unchecked_assertions
     assert location.lineno == _line(checked_sum, "assert x[i]")
 
@@ -61,7 +63,7 @@ def test_checked_function_still_composes_with_transformations(rng):
 
 
 def count_in_range(x, n):
-    counts = np.zeros(n, dtype=np.int64)
+    counts = np.zeros(n, dtype=int)
     for i in range(x.shape[0]):
         b = int(np.floor(x[i]))
         if 0 <= b < n:  # the index is computed before the branch, out of bounds where it is not taken
@@ -72,7 +74,7 @@ def count_in_range(x, n):
 def test_checks_do_not_fail_an_index_guarded_by_a_branch_not_taken():
     # The write, moved after the branch (runtime/deferred.py), kept the unguarded index: checks=True
     # raised OutOfBoundsError for values the `if` drops (found by the oracle's checked lowering).
-    x = np.array([0.5, 3.5, -1.5, 7.0, 1.2])
+    x = narrowed(np.array([0.5, 3.5, -1.5, 7.0, 1.2]))
     expected = count_in_range(x, 4)
     np.testing.assert_array_equal(refscript.jit(count_in_range, checks=True)(x, 4), expected)
     np.testing.assert_array_equal(refscript.jit(count_in_range)(x, 4), expected)

@@ -52,6 +52,7 @@ def test_every_kernel_has_a_port_and_sizes():
         assert 0 < small < large, name
 
 
+@pytest.mark.x64_only  # the hand-written ports compute in float64 (int64, complex128), as the NumPy kernels do
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_port_matches_numpy(name):
     module = KERNELS[name]
@@ -75,6 +76,7 @@ def test_a_benchmark_run_writes_outside_the_checkout_unless_told_to_update_docs(
     assert harness._timing.report_path(parse.parse_args(["--out-dir", str(tmp_path)]), "x.md") == tmp_path / "x.md"
 
 
+@pytest.mark.x64_only  # compares the float64 ports with NumPy's float64 (32-bit mode fails on the dtype first)
 def test_check_port_notices_a_wrong_port():
     module = KERNELS["prefix_sum"]
     args, expected, expected_after, _ = harness.numpy_reference(module, "prefix_sum", 7)
@@ -142,6 +144,7 @@ def test_branch_writes_benchmark_runs(capsys):
     assert deferred.ENABLED
 
 
+@pytest.mark.x64_only  # checks float64 kernels against NumPy in the session's mode (main does not turn x64 on)
 def test_conversion_benchmark_quick_run_writes_the_table(tmp_path):
     """benchmarks/conversion.py checks two kernels, times their conversion and first calls (one
     round in its quick mode) and writes the table and chart."""

@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check
+from oracle import check, narrowed
 
 # The integer types of hashes and checksums run by default; the others with `-m slow`.
-DTYPES = [pytest.param(d, id=np.dtype(d).name) for d in (np.uint8, np.uint16, np.uint32, np.int64)] + [
-    pytest.param(d, id=np.dtype(d).name, marks=pytest.mark.slow) for d in (np.uint64, np.int8, np.int16, np.int32)]
+# In 32-bit mode a Python int constant of 2**31 or more beside a uint32 array is an OverflowError
+# out of JAX (NumPy and 64-bit mode take it as uint32): a known bug, kept visible.
+_UINT32_CONSTANTS = pytest.mark.xfail(
+    not jax.config.jax_enable_x64, raises=OverflowError, strict=True,
+    reason="32-bit mode: a Python int >= 2**31 with a uint32 array overflows in JAX's argument parsing")
+DTYPES = [pytest.param(d, id=np.dtype(d).name, marks=[_UINT32_CONSTANTS] if d is np.uint32 else [])
+          for d in (np.uint8, np.uint16, np.uint32, np.int64)] + [
+    pytest.param(d, id=np.dtype(d).name, marks=[pytest.mark.slow] + ([_UINT32_CONSTANTS] if d is np.uint64 else []))
+    for d in (np.uint64, np.int8, np.int16, np.int32)]  # (uint64 runs as uint32 in 32-bit mode)
 
 
 def operands(dtype, rng, n=24):
@@ -62,12 +69,13 @@ def operators(a, b, counts, bits, all_ones):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_operators_match_numpy(dtype, rng):
-    a, b, counts = operands(dtype, rng)
+    # In 32-bit mode the 64-bit dtypes run as their 32-bit copies (the dtype a user gets).
+    a, b, counts = narrowed(operands(dtype, rng))
     # (A Python int of 2**63 or more is an OverflowError in compiled code: see the uint64 test below.)
-    all_ones = -1 if np.iinfo(dtype).min < 0 else min(int(np.iinfo(dtype).max), 2**63 - 1)
-    result = check(operators, a, b, counts, np.iinfo(dtype).bits, all_ones)
+    all_ones = -1 if np.iinfo(a.dtype).min < 0 else min(int(np.iinfo(a.dtype).max), 2**63 - 1)
+    result = check(operators, a, b, counts, np.iinfo(a.dtype).bits, all_ones)
     # NEP 50: a Python int takes the array's dtype.
-    assert {np.asarray(r).dtype for r in result["constants"]} == {np.dtype(dtype)}
+    assert {np.asarray(r).dtype for r in result["constants"]} == {a.dtype}
     # Shifts by the bit width or more: 0, or -1 for a negative number shifted right (XLA and NumPy).
     left, right = (np.asarray(r) for r in result["past the width"][:2])
     assert (left == 0).all()
@@ -86,7 +94,8 @@ def test_mixed_dtypes_promote_as_numpy(rng):
     values = rng.integers(0, 100, size=8)
     arrays = [values.astype(d) for d in (np.uint8, np.int8, np.uint16, np.uint32, np.int32, np.int64)]
     result = check(mixed, *arrays, values > 50)
-    assert [np.asarray(r).dtype for r in result] == [np.int16, np.uint16, np.int64, np.int64, np.uint8, np.int16, np.int16]
+    int64 = jax.dtypes.canonicalize_dtype(np.int64)  # int32 in 32-bit mode
+    assert [np.asarray(r).dtype for r in result] == [np.int16, np.uint16, int64, int64, np.uint8, np.int16, np.int16]
 
 
 def no_common_integer(a, b):
@@ -96,6 +105,8 @@ def no_common_integer(a, b):
     return r
 
 
+# The subject is uint64, which no signed integer type holds: in 32-bit mode it runs as uint32.
+@pytest.mark.x64_only
 def test_no_common_integer_type_is_a_type_error_in_both(rng):
     a, b = np.arange(4, dtype=np.int16), np.arange(4, dtype=np.uint64)
     with pytest.raises(TypeError):
@@ -198,10 +209,14 @@ def test_in_place_updates_on_uint16(rng):
     check(in_place_updates, rng.integers(0, 2**16, size=16, dtype=np.uint16))
 
 
-def test_generators_wrap_at_their_width(rng):
+@pytest.mark.parametrize("generator, seed", [
+    (xorshift32, np.array([2463534242], np.uint32)),
+    # splitmix64 wraps at 64 bits, with uint64 constants of 2**63 or more: 64-bit mode only.
+    pytest.param(splitmix64, np.array([2**63 + 12345], np.uint64), marks=pytest.mark.x64_only),
+], ids=["xorshift32", "splitmix64"])
+def test_generators_wrap_at_their_width(generator, seed):
     with np.errstate(over="ignore"):
-        check(xorshift32, np.array([2463534242], np.uint32), 50)
-        check(splitmix64, np.array([2**63 + 12345], np.uint64), 50)
+        check(generator, seed, 50)
 
 
 def test_32_bit_kernels_need_no_x64(rng):
@@ -243,6 +258,8 @@ def large_uint64_constant(a):
     return r
 
 
+# The subject is uint64 constants of 2**63 or more: 64-bit mode only.
+@pytest.mark.x64_only
 def test_uint64_constants_of_2_to_the_63_or_more_need_a_numpy_scalar():
     a = np.array([1, 2**63 + 5, 2**64 - 1], np.uint64)
     large_uint64_constant(a)  # NumPy takes the Python int
@@ -261,7 +278,7 @@ def integer_division_by_zero(a):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64], ids=lambda d: np.dtype(d).name)
 def test_integer_division_by_zero_is_unspecified(dtype):
-    a = np.array([0, 1, 7, 100], dtype)
+    a = narrowed(np.array([0, 1, 7, 100], dtype))
     with np.errstate(divide="ignore"):
         quotient, remainder = integer_division_by_zero(a)
     assert not quotient.any() and not remainder.any()  # NumPy: 0, with a warning

@@ -20,7 +20,7 @@ import pytest
 
 import refscript
 from refscript import transpiler
-from oracle import assert_tree_close, check, check_grad, numerical_grad
+from oracle import assert_tree_close, check, check_grad, narrowed, numerical_grad, tolerances, x64
 from tests.modules import import_file
 
 
@@ -67,6 +67,12 @@ def cache_named_static(x, scale):
     return out
 
 
+def _assert_close(got, expected, rtol=1e-12, atol=0.0):
+    """`np.testing.assert_allclose` at `rtol`, `atol` (float32's tolerances in 32-bit mode)."""
+    rtol, atol = tolerances(rtol, atol)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
 def _call(fn, *args, **kwargs):
     """Calls jitted `fn` and compares with plain Python on NumPy copies."""
     got = fn(*args, **kwargs)
@@ -81,10 +87,10 @@ def test_same_shapes_and_static_values_do_not_retrace_or_reconvert(rng):
     assert transpiler.conversions == before + 1
     assert fn.trace_count == 0
 
-    x = rng.normal(size=6)
+    x = narrowed(rng.normal(size=6))
     _call(fn, x, 6)
     assert fn.trace_count == 1
-    _call(fn, rng.normal(size=6), 6)  # new values, same shape and static value
+    _call(fn, narrowed(rng.normal(size=6)), 6)  # new values, same shape and static value
     _call(fn, x, 6)
     assert fn.trace_count == 1
     assert transpiler.conversions == before + 1
@@ -93,12 +99,12 @@ def test_same_shapes_and_static_values_do_not_retrace_or_reconvert(rng):
 def test_new_shape_retraces(rng):
     fn = refscript.jit(cache_scaled_cumsum)
     base = fn.trace_count
-    _call(fn, rng.normal(size=6), 4)
+    _call(fn, narrowed(rng.normal(size=6)), 4)
     assert fn.trace_count == base + 1
-    _call(fn, rng.normal(size=7), 4)
+    _call(fn, narrowed(rng.normal(size=7)), 4)
     assert fn.trace_count == base + 2
-    _call(fn, rng.normal(size=7), 4)
-    _call(fn, rng.normal(size=6), 4)
+    _call(fn, narrowed(rng.normal(size=7)), 4)
+    _call(fn, narrowed(rng.normal(size=6)), 4)
     assert fn.trace_count == base + 2
 
 
@@ -106,7 +112,7 @@ def test_new_static_value_retraces(rng):
     fn = refscript.jit(cache_scaled_cumsum)
     base = fn.trace_count
     conversions = transpiler.conversions
-    x = rng.normal(size=8)
+    x = narrowed(rng.normal(size=8))
     _call(fn, x, 3)
     _call(fn, x, 5)
     assert fn.trace_count == base + 2
@@ -118,19 +124,21 @@ def test_new_static_value_retraces(rng):
 
 def test_new_dtype_retraces(rng):
     fn = refscript.jit(cache_scaled_cumsum)
-    x = rng.normal(size=5)
+    x = narrowed(rng.normal(size=5))
+    # Another float dtype than x's: float32 after float64, float16 after 32-bit mode's float32.
+    other = np.float32 if x64() else np.float16
     _call(fn, x, 5)
     assert fn.trace_count == 1
-    got = fn(x.astype(np.float32), 5)
+    got = fn(x.astype(other), 5)
     assert fn.trace_count == 2
-    assert np.asarray(got).dtype == np.float32
+    assert np.asarray(got).dtype == other
     _call(fn, x + 1.0, 5)
     assert fn.trace_count == 2
 
 
 def test_numpy_and_jax_arrays_share_a_trace(rng):
     fn = refscript.jit(cache_for_reuse)
-    x = rng.normal(size=3)
+    x = narrowed(rng.normal(size=3))
     _call(fn, x)
     _call(fn, jnp.asarray(x))
     assert fn.trace_count == 1
@@ -138,16 +146,16 @@ def test_numpy_and_jax_arrays_share_a_trace(rng):
 
 def test_type_restart_counts_as_one_trace(rng):
     fn = refscript.jit(cache_int_to_float)
-    _call(fn, rng.normal(size=4))
-    _call(fn, rng.normal(size=4))
+    _call(fn, narrowed(rng.normal(size=4)))
+    _call(fn, narrowed(rng.normal(size=4)))
     assert fn.trace_count == 1
 
 
 def test_traced_bound_values_do_not_retrace(rng):
     fn = refscript.jit(cache_traced_bound)
-    x = rng.normal(size=9)
+    x = narrowed(rng.normal(size=9))
     for n in (0, 3, 9):
-        _call(fn, x, np.int64(n))
+        _call(fn, x, narrowed(np.int64(n)))
     assert fn.trace_count == 1
     # The same bounds as Python ints are static: one trace per value.
     for n in (0, 3, 9, 3):
@@ -157,7 +165,7 @@ def test_traced_bound_values_do_not_retrace(rng):
 
 def test_static_scalars_false_traces_ints_once(rng):
     fn = refscript.jit(cache_traced_bound, static_scalars=False)
-    x = rng.normal(size=9)
+    x = narrowed(rng.normal(size=9))
     for n in (1, 4, 8):
         _call(fn, x, n)
     assert fn.trace_count == 1
@@ -165,7 +173,7 @@ def test_static_scalars_false_traces_ints_once(rng):
 
 def test_static_branch_value_retraces(rng):
     fn = refscript.jit(cache_static_branch)
-    x = rng.normal(size=3)
+    x = narrowed(rng.normal(size=3))
     _call(fn, x, 0)
     _call(fn, x, 1)
     _call(fn, x, 0)
@@ -175,7 +183,7 @@ def test_static_branch_value_retraces(rng):
 
 def test_python_float_argument_values_do_not_retrace(rng):
     fn = refscript.jit(cache_named_static)
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     _call(fn, x, 2.0)
     _call(fn, x, -0.5)
     assert fn.trace_count == 1
@@ -183,7 +191,7 @@ def test_python_float_argument_values_do_not_retrace(rng):
 
 def test_static_argnames_retrace_per_value(rng):
     fn = refscript.jit(cache_named_static, static_argnames="scale")
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     _call(fn, x, 2.0)
     _call(fn, x, 2.0)
     assert fn.trace_count == 1
@@ -208,7 +216,7 @@ def test_jitting_the_same_function_again_does_not_reconvert():
 def test_conversion_counter_untouched_by_calls(rng, size):
     fn = refscript.jit(cache_scaled_cumsum)
     before = transpiler.conversions
-    _call(fn, rng.normal(size=size), size)
+    _call(fn, narrowed(rng.normal(size=size)), size)
     assert transpiler.conversions == before
 
 
@@ -249,13 +257,12 @@ def test_closures_sharing_code_are_not_confused(rng):
     before = transpiler.conversions
     compiled = [refscript.jit(light), refscript.jit(heavy)]
     assert transpiler.conversions == before + 2  # one conversion per function object
-    x, batch = rng.normal(size=6), rng.normal(size=(3, 6))
+    x, batch = narrowed(rng.normal(size=6)), narrowed(rng.normal(size=(3, 6)))
     # One gradient and one vmap of both together: confusing them would change the result.
     both = lambda v: compiled[0](v) + 10.0 * compiled[1](v)  # noqa: E731
-    np.testing.assert_allclose(jax.grad(both)(x), numerical_grad(lambda v: light(v) + 10.0 * heavy(v), x),
-                               rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(jax.vmap(both)(batch), [light(row) + 10.0 * heavy(row) for row in batch],
-                               rtol=1e-12)
+    _assert_close(jax.grad(both)(x), numerical_grad(lambda v: light(v) + 10.0 * heavy(v), x),
+                  rtol=1e-6, atol=1e-8)
+    _assert_close(jax.vmap(both)(batch), [light(row) + 10.0 * heavy(row) for row in batch])
     for _ in range(2):  # interleaved, after both are cached
         for fn, jitted in zip((light, heavy), compiled):
             assert_tree_close(jitted(x), fn(x.copy()))
@@ -266,7 +273,7 @@ def test_called_closures_sharing_code_are_not_confused(rng):
     """Callers and helpers both share code; each caller calls its own helper."""
     callers = [make_caller(make_scaler(k)) for k in (0.5, -1.5, 2.0)]
     assert len({c.__code__ for c in callers}) == 1
-    x = rng.normal(size=5)
+    x = narrowed(rng.normal(size=5))
     for caller in callers:
         check(caller, x)
     second = callers[1]
@@ -283,9 +290,9 @@ def test_closures_made_in_a_loop_share_the_cell_as_in_python(rng):
                 s += x[i] * k
             return s
         scalers.append(scaled_sum)
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     results = [check(fn, x) for fn in scalers]
-    np.testing.assert_allclose(results, [3.0 * x.sum()] * 3, rtol=1e-12)
+    _assert_close(results, [3.0 * x.sum()] * 3)
 
 
 # --------------------------------------------------------------------------------------
@@ -327,23 +334,23 @@ def global_jax_scale(x):
 def _assert_like_jax_jit(loop_fn, jax_fn, change, old, new, rng):
     """Changes a captured value, then compares refscript with jax.jit and with Python."""
     compiled, jitted = refscript.jit(loop_fn), jax.jit(jax_fn)
-    x, longer = rng.normal(size=3), rng.normal(size=4)
-    np.testing.assert_allclose(compiled(x), loop_fn(x), rtol=1e-12)
+    x, longer = narrowed(rng.normal(size=3)), narrowed(rng.normal(size=4))
+    _assert_close(compiled(x), loop_fn(x))
     jitted(x)
     change(new)
     python_now = loop_fn(x)
-    np.testing.assert_allclose(python_now, x.sum() * new, rtol=1e-12)  # Python sees the new value
+    _assert_close(python_now, x.sum() * new)  # Python sees the new value
     # The same compiled function, same shapes: the value traced with (as jax.jit).
-    np.testing.assert_allclose(compiled(x), jitted(x), rtol=1e-12)
-    np.testing.assert_allclose(compiled(x), x.sum() * old, rtol=1e-12)
+    _assert_close(compiled(x), jitted(x))
+    _assert_close(compiled(x), x.sum() * old)
     # A new shape traces again and sees the new value (as jax.jit).
-    np.testing.assert_allclose(compiled(longer), jitted(longer), rtol=1e-12)
-    np.testing.assert_allclose(compiled(longer), loop_fn(longer), rtol=1e-12)
+    _assert_close(compiled(longer), jitted(longer))
+    _assert_close(compiled(longer), loop_fn(longer))
     # A new refscript.jit traces again: the new value. (jax.jit(f) again would not:
     # JAX caches traces per function, not per jit wrapper.)
-    np.testing.assert_allclose(refscript.jit(loop_fn)(x), python_now, rtol=1e-12)
+    _assert_close(refscript.jit(loop_fn)(x), python_now)
     # Gradients follow the same rule.
-    np.testing.assert_allclose(jax.grad(compiled)(x), np.full(3, old), rtol=1e-12)
+    _assert_close(jax.grad(compiled)(x), np.full(3, old))
 
 
 def test_changed_closure_cell_behaves_like_jax_jit(rng):
@@ -374,15 +381,15 @@ def test_captured_array_changed_in_place_behaves_like_jax_jit(rng):
         return s
 
     compiled, jitted = refscript.jit(weighted), jax.jit(lambda x: jnp.sum(x * weights))
-    x = rng.normal(size=3)
+    x = narrowed(rng.normal(size=3))
     before = weighted(x)
-    np.testing.assert_allclose(compiled(x), before, rtol=1e-12)
+    _assert_close(compiled(x), before)
     jitted(x)
     weights[1] = 10.0
     assert abs(weighted(x) - before) > 1e-6 * abs(x[1])
-    np.testing.assert_allclose(compiled(x), jitted(x), rtol=1e-12)  # a constant of the trace
-    np.testing.assert_allclose(compiled(x), before, rtol=1e-12)
-    np.testing.assert_allclose(refscript.jit(weighted)(x), weighted(x), rtol=1e-12)
+    _assert_close(compiled(x), jitted(x))  # a constant of the trace
+    _assert_close(compiled(x), before)
+    _assert_close(refscript.jit(weighted)(x), weighted(x))
 
 
 # --------------------------------------------------------------------------------------
@@ -436,13 +443,13 @@ def edited_module(tmp_path, monkeypatch):
 
 def _check_kernel(module, rng, grad=False):
     """The module's compiled functions against its Python functions (values; gradients on request)."""
-    x = rng.normal(size=6)
+    x = narrowed(rng.normal(size=6))
     kernel, python_kernel = module.kernel, module.kernel.__wrapped__
     assert_tree_close(kernel(x), python_kernel(x.copy()))
     assert_tree_close(module.square(x), module.square.__wrapped__(x))
     if grad:
-        np.testing.assert_allclose(jax.grad(lambda v: kernel(v).sum())(x),
-                                   numerical_grad(lambda v: python_kernel(v).sum(), x), rtol=1e-6, atol=1e-8)
+        _assert_close(jax.grad(lambda v: kernel(v).sum())(x),
+                      numerical_grad(lambda v: python_kernel(v).sum(), x), rtol=1e-6, atol=1e-8)
 
 
 def test_edit_and_reload_gives_the_new_function(edited_module, rng):
@@ -453,7 +460,7 @@ def test_edit_and_reload_gives_the_new_function(edited_module, rng):
     importlib.reload(module)
     assert module.kernel is not old_kernel
     _check_kernel(module, rng, grad=True)
-    x = rng.normal(size=6)
+    x = narrowed(rng.normal(size=6))
     assert not np.allclose(module.kernel(x), old_kernel(x))
     # The function compiled before the reload is the old function, as in Python.
     assert_tree_close(old_kernel(x), old_kernel.__wrapped__(x.copy()))
@@ -494,9 +501,9 @@ def test_helper_first_converted_after_its_file_was_edited(edited_module, rng):
     module = edited_module.load_fresh()
     edited_module.write("-1.5", "<")
     with pytest.raises(refscript.errors.SourceUnavailableError, match="has changed since the function was loaded"):
-        module.kernel(rng.normal(size=4))
+        module.kernel(narrowed(rng.normal(size=4)))
     # The lambda cannot be found in the edited text either: it runs as it is, as Python would.
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     np.testing.assert_allclose(module.square(x), x * 2.0)
 
 
@@ -504,19 +511,19 @@ def test_replaced_code_is_converted_again(edited_module, rng):
     """IPython's autoreload gives old function objects the new `__code__`; a new compile follows it."""
     module = edited_module.module
     old_helper, old_kernel = module.helper, module.kernel.__wrapped__
-    refscript.jit(old_kernel)(rng.normal(size=4))  # both converted and cached
+    refscript.jit(old_kernel)(narrowed(rng.normal(size=4)))  # both converted and cached
     edited_module.write("-0.75", "<")
     fresh = edited_module.load_fresh()
     old_helper.__code__ = fresh.helper.__code__
     old_kernel.__code__ = fresh.kernel.__wrapped__.__code__
-    x = rng.normal(size=5)
+    x = narrowed(rng.normal(size=5))
     check(old_kernel, x)
     assert_tree_close(refscript.jit(old_kernel)(x), fresh.kernel(x))
 
 
 def test_functions_freed_and_made_again_are_not_confused(tmp_path, rng):
     """A conversion dies with its function, so a new function at a reused address is converted anew."""
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     path = tmp_path / "cache_reused_ids.py"
     seen_ids = set()
     for scale in (1.0, -2.0, 3.5, 0.25):
@@ -534,7 +541,7 @@ def test_functions_freed_and_made_again_are_not_confused(tmp_path, rng):
 def test_conversion_is_freed_with_its_function(rng):
     weighted = make_weighted(2.0, np.zeros(3))
     alive = weakref.ref(weighted)
-    refscript.jit(weighted)(rng.normal(size=3))
+    refscript.jit(weighted)(narrowed(rng.normal(size=3)))
     assert len([f for f in list(transpiler._cache.keys()) if f is weighted]) == 1
     del weighted
     gc.collect()
@@ -554,7 +561,7 @@ def widening_sum(x):
 
 
 def test_the_second_lowering_starts_with_the_types_the_first_learned():
-    x = np.arange(5.0)
+    x = narrowed(np.arange(5.0))
     compiled = refscript.jit(widening_sum)
     _WIDENING_RUNS.clear()
     assert_tree_close(compiled(x), widening_sum(x))
@@ -584,8 +591,9 @@ def test_a_function_of_integers_is_lowered_once():
     _INTEGER_RUNS.clear()
     out = compiled(a)
     # One lowering: its trace runs the function twice (it restarts once to learn that `s`,
-    # first 0, holds int32s); the floats' below run it once more.
-    assert compiled.lowerings == 1 and len(_INTEGER_RUNS) == 2
+    # first 0, holds int32s; in 32-bit mode 0 is an int32 already: no restart); the floats'
+    # below run it once more.
+    assert compiled.lowerings == 1 and len(_INTEGER_RUNS) == (2 if x64() else 1)
     assert compiled.forward_only_choices  # of the forward-only lowering
     assert out == triangular_count(a)
     check(triangular_count, a)
@@ -595,7 +603,7 @@ def test_a_function_of_integers_is_lowered_once():
     batch = np.stack([a, a[::-1], 2 * a])
     np.testing.assert_array_equal(jax.vmap(compiled)(batch), [triangular_count(row) for row in batch])
     floats = refscript.jit(triangular_count)
-    x = a.astype(np.float64)
+    x = narrowed(a.astype(np.float64))
     _INTEGER_RUNS.clear()
     assert floats(x) == triangular_count(x) and floats.lowerings == 2 and len(_INTEGER_RUNS) - 1 == 3
     check_grad(triangular_count, x)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad, check_vmap
+from oracle import check, check_grad, check_vmap, narrowed
 
 
 def clamp(v, low, high):
@@ -139,11 +139,11 @@ def test_called_functions_are_converted_and_cached():
     text = refscript.converted_source(clamp_all)
     assert "rs.convert(clamp)(x[i], -0.5, 0.5)" in text
     compiled = refscript.jit(clamp_all)
-    compiled(np.ones(3))
+    compiled(narrowed(np.ones(3)))
     from refscript import transpiler
 
     before = transpiler.conversions
-    refscript.jit(clamp_all)(np.ones(4))  # a new trace converts nothing again
+    refscript.jit(clamp_all)(narrowed(np.ones(4)))  # a new trace converts nothing again
     assert transpiler.conversions == before
 
 
@@ -155,7 +155,7 @@ def test_grad_and_vmap_through_calls(rng):
 
 def test_called_function_writing_its_argument_is_reported():
     with pytest.raises(refscript.errors.ConversionError) as info:
-        refscript.jit(calls_argument_writer)(np.ones(3))
+        refscript.jit(calls_argument_writer)(narrowed(np.ones(3)))
     assert "writes into its argument 'a'" in str(info.value)
     assert info.value.lineno == writes_into_argument.__code__.co_firstlineno + 1
 

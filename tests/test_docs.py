@@ -33,6 +33,9 @@ def _load(source, directory, name):
     return import_source(source, directory / f"{name}.py")
 
 
+# Runs the examples (and, for an output block, the example before it) in this process, in
+# 64-bit mode; test_doc_pages_run_in_a_fresh_interpreter_in_32_bit_mode runs them in 32-bit mode.
+@pytest.mark.x64_only
 @pytest.mark.parametrize("path, index", list(_cases()))
 def test_doc_block(path, index, tmp_path):
     blocks = _blocks(path)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import refscript
+from oracle import narrowed
 from refscript.errors import (
     CheckFailedError,
     ConversionError,
@@ -147,7 +148,7 @@ def changes_shape(x):
 
 def test_variable_changing_shape_in_a_compiled_loop_is_named():
     with pytest.raises(LoopVariableTypeError) as info:
-        refscript.jit(changes_shape)(np.arange(3.0))
+        refscript.jit(changes_shape)(narrowed(np.arange(3.0)))
     message = str(info.value)
     assert "'v'" in message and "changes shape" in message
     assert info.value.location.lineno == _line_of(changes_shape, "v = jnp.append")
@@ -161,7 +162,7 @@ def defined_on_one_branch(x):
 
 def test_variable_bound_on_one_traced_branch_is_an_unbound_local_error():
     with pytest.raises(UndefinedVariableError) as info:
-        refscript.jit(defined_on_one_branch)(np.array([1.0, 2.0]))
+        refscript.jit(defined_on_one_branch)(narrowed(np.array([1.0, 2.0])))
     assert isinstance(info.value, UnboundLocalError)
     assert "'y'" in str(info.value)
     assert info.value.location.lineno == _line_of(defined_on_one_branch, "return y")
@@ -183,7 +184,7 @@ def static_index_past_end(x):
 
 def test_static_out_of_bounds_write_raises_index_error_at_the_line():
     with pytest.raises(IndexingError) as info:
-        refscript.jit(static_index_past_end)(np.arange(3.0))
+        refscript.jit(static_index_past_end)(narrowed(np.arange(3.0)))
     assert isinstance(info.value, IndexError)
     assert info.value.location.lineno == _line_of(static_index_past_end, "out[7]")
 
@@ -239,7 +240,7 @@ def shape_error_in_loop(x):
 
 def test_traceback_frames_are_the_users_lines_and_function():
     with pytest.raises(TypeError) as info:
-        refscript.jit(shape_error_in_loop)(np.arange(3.0))
+        refscript.jit(shape_error_in_loop)(narrowed(np.arange(3.0)))
     frames = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename == __file__]
     assert [f.name for f in frames][-2:] == ["shape_error_in_loop", "shape_error_in_loop"]
     assert [f.lineno for f in frames][-2:] == [
@@ -256,7 +257,7 @@ def test_traceback_filtering_off_keeps_refscript_frames():
     jax.config.update("jax_traceback_filtering", "off")
     try:
         with pytest.raises(TypeError) as info:
-            refscript.jit(shape_error_in_loop)(np.arange(3.0))
+            refscript.jit(shape_error_in_loop)(narrowed(np.arange(3.0)))
     finally:
         jax.config.update("jax_traceback_filtering", before)
     assert any(f.filename.startswith(PACKAGE_DIR) for f in traceback.extract_tb(info.value.__traceback__))
@@ -285,7 +286,7 @@ def test_pdb_stops_at_the_users_line(monkeypatch):
     debugger = pdb.Pdb(stdin=io.StringIO("where\nlist\ncontinue\ncontinue\n"), stdout=out, nosigint=True)
     monkeypatch.setattr(sys, "breakpointhook", debugger.set_trace)
     compiled = refscript.jit(stops_in_loop)
-    result = compiled(np.arange(3.0))
+    result = compiled(narrowed(np.arange(3.0)))
     assert float(result) == 3.0
     assert compiled.lowerings == 2
     text = out.getvalue()
@@ -311,7 +312,7 @@ def guarded_scan(x, n):
 def test_checks_do_not_report_an_index_python_would_not_evaluate():
     # `x[k]` with k == n is out of bounds, but Python never evaluates it: `k < n` is False.
     compiled = refscript.jit(guarded_scan, checks=True, static_scalars=False)
-    for x in (np.ones(3), np.array([1.0, -1.0, 1.0])):
+    for x in narrowed((np.ones(3), np.array([1.0, -1.0, 1.0]))):
         assert int(compiled(x, 3)) == guarded_scan(x, 3)
 
 
@@ -321,7 +322,7 @@ def read_at(x, k):
 
 def test_out_of_bounds_check_follows_numpys_negative_index_rule():
     compiled = refscript.jit(read_at, checks=True, static_scalars=False)
-    x = np.arange(3.0)
+    x = narrowed(np.arange(3.0))
     for k in range(-3, 3):
         assert float(compiled(x, k)) == read_at(x, k)
     for k in (-5, -4, 3, 4):
@@ -337,7 +338,7 @@ def test_out_of_bounds_check_follows_numpys_negative_index_rule():
 def test_without_checks_traced_indices_are_clamped():
     # Documented in docs/errors.md: JAX's rule, not NumPy's.
     compiled = refscript.jit(read_at, static_scalars=False)
-    x = np.arange(3.0)
+    x = narrowed(np.arange(3.0))
     assert float(compiled(x, 7)) == x[-1] and float(compiled(x, -7)) == x[0]
 
 
@@ -384,7 +385,7 @@ def logical_mix(x, n):
 @pytest.mark.parametrize("checks", [False, True])
 def test_and_or_give_pythons_values_with_and_without_checks(checks):
     compiled = refscript.jit(logical_mix, checks=checks, static_scalars=False)
-    for x in (np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 5.0])):
+    for x in narrowed((np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 5.0]))):
         for n in (0, 2, 3):
             for got, want in zip(compiled(x, n), logical_mix(x, n)):
                 np.testing.assert_allclose(np.asarray(got), np.asarray(want))

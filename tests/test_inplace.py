@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check
+from oracle import check, narrowed
 
 
 def scale_rows(a, factors):
@@ -46,7 +46,7 @@ def test_kernels_returning_none_update_numpy_arguments(rng):
 
 
 def test_rebound_parameter_is_not_written_back(rng):
-    a = rng.normal(size=3)
+    a = narrowed(rng.normal(size=3))
     before = a.copy()
     out = refscript.jit(copies_first)(a)
     np.testing.assert_array_equal(a, before)
@@ -54,7 +54,7 @@ def test_rebound_parameter_is_not_written_back(rng):
 
 
 def test_failed_call_leaves_arguments_untouched():
-    a = np.arange(3.0)
+    a = narrowed(np.arange(3.0))
     with pytest.raises(IndexError):
         refscript.jit(writes_then_fails)(a, 5)
     np.testing.assert_array_equal(a, np.arange(3.0))
@@ -66,7 +66,7 @@ def test_numpy_casting_of_in_place_writes(rng):
 
 def test_jax_arrays_are_not_mutated_and_updates_can_be_returned(rng):
     a = jnp.asarray(rng.normal(size=(2, 3)))
-    factors = np.array([2.0, 3.0])
+    factors = narrowed(np.array([2.0, 3.0]))
     with pytest.warns(refscript.errors.LostWriteWarning, match="return_updates=True"):
         result = refscript.jit(scale_rows)(a, factors)
     assert result is None
@@ -76,13 +76,14 @@ def test_jax_arrays_are_not_mutated_and_updates_can_be_returned(rng):
 
 
 def test_read_only_numpy_argument_is_an_error_as_in_numpy(rng):
-    a = rng.normal(size=(2, 2))
+    a = narrowed(rng.normal(size=(2, 2)))
     a.setflags(write=False)
     before = a.copy()
+    factors = narrowed(np.array([2.0, 3.0]))
     with pytest.raises(ValueError, match="read-only"):
-        scale_rows(a, np.array([2.0, 3.0]))
+        scale_rows(a, factors)
     with pytest.raises(ValueError, match="read-only: argument 'a'"):
-        refscript.jit(scale_rows)(a, np.array([2.0, 3.0]))
+        refscript.jit(scale_rows)(a, factors)
     np.testing.assert_array_equal(a, before)
 
 

@@ -4,6 +4,7 @@ import jax
 import numpy as np
 
 import refscript
+from oracle import narrowed
 
 
 def running_sum(x):
@@ -25,9 +26,11 @@ def test_converted_source_reads_like_the_users_code():
 
 
 def test_make_jaxpr_shows_refs_and_discharged_shows_none():
-    x = np.arange(5.0)
+    x = narrowed(np.arange(5.0))
     ref_jaxpr = str(refscript.make_jaxpr(running_sum)(x))
-    assert "Ref{f64[]}" in ref_jaxpr and "Ref{f64[5]}" in ref_jaxpr
+    floats = jax.dtypes.canonicalize_dtype(np.float64)  # f64, or f32 in 32-bit mode (pytest --x32)
+    short = f"{floats.kind}{8 * floats.itemsize}"
+    assert f"Ref{{{short}[]}}" in ref_jaxpr and f"Ref{{{short}[5]}}" in ref_jaxpr
     assert "new_ref" in ref_jaxpr and "<-" in ref_jaxpr
     assert "scan[" in ref_jaxpr  # a static trip count keeps reverse mode possible
     pure = str(refscript.make_jaxpr(running_sum, discharged=True)(x))
@@ -41,11 +44,11 @@ def test_traced_bounds_lower_to_a_while_loop():
             s += x[i]
         return s
 
-    text = str(refscript.make_jaxpr(prefix_total, static_scalars=False)(np.arange(5.0), 3))
+    text = str(refscript.make_jaxpr(prefix_total, static_scalars=False)(narrowed(np.arange(5.0)), 3))
     assert "while[" in text and "scan[" not in text
 
 
 def test_jitted_function_lowers_to_hlo():
     compiled = refscript.jit(running_sum)
-    hlo = jax.jit(compiled).lower(np.arange(5.0)).as_text()
+    hlo = jax.jit(compiled).lower(narrowed(np.arange(5.0))).as_text()
     assert "while" in hlo

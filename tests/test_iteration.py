@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad, check_vmap, numerical_grad
+from oracle import check, check_grad, check_vmap, narrowed, numerical_grad
 
 
 def over_array(x):
@@ -195,7 +195,7 @@ def prints_each_iteration(x):
 
 
 def test_print_of_traced_values_prints_at_run_time(capfd):
-    result = refscript.jit(prints_each_iteration)(np.array([1.5, 2.5]))
+    result = refscript.jit(prints_each_iteration)(narrowed(np.array([1.5, 2.5])))
     jax.block_until_ready(result)
     jax.effects_barrier()
     out = capfd.readouterr().out

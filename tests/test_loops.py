@@ -5,12 +5,13 @@ Every test runs the undecorated function as Python on NumPy copies and through
 bounds passed as `np.int64` (or with `static_scalars=False`) are traced.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad, check_vmap
+from oracle import check, check_grad, check_vmap, narrowed
 from test_regressions import doubling_while_with_slices as doubling_scan
 
 # ---------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def _bounds(kind, *values):
     if kind == "np.int64":
         return tuple(np.int64(v) for v in values), {}
     if kind == "jnp":
-        return tuple(jnp.asarray(v, jnp.int64) for v in values), {}
+        return tuple(jnp.asarray(v, jax.dtypes.canonicalize_dtype(jnp.int64)) for v in values), {}
     return tuple(values), {"static_scalars": False}
 
 
@@ -493,7 +494,7 @@ def test_while_collatz(n):
 
 
 def while_in_for(x, limit):
-    counts = np.zeros(x.shape[0], dtype=np.int64)
+    counts = np.zeros(x.shape[0], dtype=int)
     for i in range(x.shape[0]):
         v = x[i]
         while v < limit:
@@ -641,7 +642,7 @@ def halving_sum(x, n):
 
 
 def shifting_bits(x):
-    bits = np.zeros(8, dtype=np.int64)
+    bits = np.zeros(8, dtype=int)
     bit = 1 << 7
     k = 0
     while bit:
@@ -688,7 +689,7 @@ def _while_loops(jitted, *args):
 
 @pytest.mark.parametrize("size", [1, 2, 5, 16])
 def test_while_scaling_python_int_unrolls(rng, size):
-    x = rng.normal(size=size)
+    x = narrowed(rng.normal(size=size))
     check(doubling_scan, x)
     jitted = refscript.jit(doubling_scan)
     jitted(x.copy())
@@ -701,7 +702,7 @@ def test_while_scaling_python_int_unrolls(rng, size):
 
 @pytest.mark.parametrize("n", [0, 1, 6, 1000])
 def test_while_halving_static_unrolls_traced_compiles(rng, n):
-    x = rng.normal(size=7)
+    x = narrowed(rng.normal(size=7))
     check(halving_sum, x, n)
     assert _while_loops(refscript.jit(halving_sum), x, n) == 0
     check(halving_sum, x, n, static_scalars=False)
@@ -714,7 +715,7 @@ def test_while_halving_static_unrolls_traced_compiles(rng, n):
 
 def test_while_shifting_and_assigned_scaling(rng):
     check(shifting_bits, 0.25)
-    x = rng.normal(size=9)
+    x = narrowed(rng.normal(size=9))
     check(scaled_by_assignment, x)
     assert _while_loops(refscript.jit(scaled_by_assignment), x) == 0
 
@@ -734,10 +735,21 @@ def test_while_scaling_by_traced_value_compiles_after_first_iteration(scale):
     assert _while_loops(refscript.jit(traced_scale), scale) == 1
 
 
-def test_while_scaling_gradient_and_vmap(rng):
+def test_while_scaling_gradient(rng):
     x = rng.normal(size=6)
     check_grad(lambda v: jnp.sum(doubling_scan(v) * jnp.arange(6.0)), x)
+
+
+# The finite differences are taken of the compiled function itself: in 32-bit mode it would be
+# given float64 arrays (a PrecisionWarning) and compute in float32.
+@pytest.mark.x64_only
+def test_while_scaling_gradient_of_a_compiled_function(rng):
+    x = rng.normal(size=6)
     check_grad(refscript.jit(lambda v: doubling_scan(v) @ np.arange(6.0)), x)
+
+
+def test_while_scaling_vmap(rng):
+    rng.normal(size=6)  # the gradient test's x: the batch is the same as when both were one test
     check_vmap(doubling_scan, rng.normal(size=(3, 6)))
 
 

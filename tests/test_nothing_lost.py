@@ -28,7 +28,7 @@ import pytest
 
 import refscript
 from refscript.errors import CheckFailedError, RefscriptError
-from oracle import assert_tree_close, check
+from oracle import assert_tree_close, check, narrowed
 from tests.modules import import_source
 
 
@@ -128,12 +128,12 @@ def checked_two_outputs(a, b, x):
 
 @pytest.fixture
 def arrays(rng):
-    return rng.normal(size=4), rng.normal(size=4)
+    return narrowed(rng.normal(size=4)), narrowed(rng.normal(size=4))
 
 
 def test_shape_mismatch_after_writes(arrays):
     a, b = arrays
-    x = np.ones(5)  # a @ x needs 4 entries
+    x = narrowed(np.ones(5))  # a @ x needs 4 entries
     snapshot = Snapshot(a, b, x)
     assert_python_fails_too(fill_then_combine, a, b, x, error=ValueError)
     with pytest.raises(TypeError):
@@ -172,7 +172,7 @@ def test_read_only_argument_among_written_ones(arrays, read_only):
     (a, b)[read_only].setflags(write=False)
     snapshot = Snapshot(a, b)
     with pytest.raises(ValueError, match="read-only"):
-        refscript.jit(fill_then_combine)(a, b, np.ones(4))
+        refscript.jit(fill_then_combine)(a, b, narrowed(np.ones(4)))
     snapshot.assert_unchanged()
 
 
@@ -231,8 +231,8 @@ def test_conversion_error_in_a_called_function(arrays):
 
 
 def test_failed_run_time_check(rng):
-    a = rng.normal(size=5)
-    x = np.abs(rng.normal(size=5))
+    a = narrowed(rng.normal(size=5))
+    x = narrowed(np.abs(rng.normal(size=5)))
     x[3] = -1.0
     snapshot = Snapshot(a, x)
     assert_python_fails_too(checked_accumulate, a, x, error=AssertionError)
@@ -250,8 +250,8 @@ def test_failed_run_time_check(rng):
 
 
 def test_failed_run_time_check_with_several_written_arguments(rng):
-    a, b = rng.normal(size=3), rng.normal(size=3)
-    x = np.array([200.0, 1.0, 2.0])
+    a, b = narrowed(rng.normal(size=3)), narrowed(rng.normal(size=3))
+    x = narrowed(np.array([200.0, 1.0, 2.0]))
     snapshot = Snapshot(a, b, x)
     compiled = refscript.jit(checked_two_outputs, checks=True)
     with pytest.raises(CheckFailedError, match="too large"):
@@ -263,12 +263,12 @@ def test_failed_run_time_check_with_several_written_arguments(rng):
 
 
 def test_failed_call_with_jax_and_numpy_arguments(rng):
-    a = rng.normal(size=4)
+    a = narrowed(rng.normal(size=4))
     b = jnp.asarray(rng.normal(size=4))
     b_before = np.asarray(b).copy()
     snapshot = Snapshot(a)
     with pytest.raises(TypeError):
-        refscript.jit(fill_then_combine)(a, b, np.ones(2))
+        refscript.jit(fill_then_combine)(a, b, narrowed(np.ones(2)))
     snapshot.assert_unchanged()
     np.testing.assert_array_equal(np.asarray(b), b_before)
 
@@ -278,10 +278,10 @@ def test_failure_then_success_writes_exactly_once(arrays):
     a, b = arrays
     compiled = refscript.jit(fill_then_combine)
     with pytest.raises(TypeError):
-        compiled(a.copy(), b.copy(), np.ones(3))
+        compiled(a.copy(), b.copy(), narrowed(np.ones(3)))
     expected_a, expected_b = a.copy(), b.copy()
-    expected = fill_then_combine(expected_a, expected_b, np.ones(4))
-    assert_tree_close(compiled(a, b, np.ones(4)), expected)
+    expected = fill_then_combine(expected_a, expected_b, narrowed(np.ones(4)))
+    assert_tree_close(compiled(a, b, narrowed(np.ones(4))), expected)
     np.testing.assert_array_equal(a, expected_a)
     np.testing.assert_array_equal(b, expected_b)
 
@@ -303,7 +303,7 @@ def test_one_array_passed_twice_keeps_both_writes():
     # Each argument would be compiled as its own array and written back whole, so the
     # last write-back would erase the other's writes: refused, nothing written.
     check(write_both, np.zeros(3), np.zeros(3))  # distinct arrays: fine
-    x = np.zeros(3)
+    x = narrowed(np.zeros(3))
     with pytest.raises(refscript.errors.AliasedArgumentError, match="share memory") as info:
         refscript.jit(write_both)(x, x)
     assert isinstance(info.value, ValueError)
@@ -314,7 +314,7 @@ def test_one_array_passed_twice_keeps_both_writes():
 
 def test_one_array_passed_twice_reads_its_own_write():
     # Python sees the write through the other name; the compiled function could not.
-    x = np.zeros(3)
+    x = narrowed(np.zeros(3))
     with pytest.raises(refscript.errors.AliasedArgumentError, match="writes into 'a'"):
         refscript.jit(write_then_read_other)(x, x)
     np.testing.assert_array_equal(x, np.zeros(3))
@@ -326,8 +326,10 @@ def test_one_array_passed_twice_reads_its_own_write():
 # Conversion touches nothing of the user's
 
 USER_MODULE = '''
+import jax
 import numpy as np
 
+FLOAT = jax.dtypes.canonicalize_dtype(np.float64)  # float32 in JAX's 32-bit mode
 SCALE = 2.0
 TABLE = np.arange(4.0)
 CALLS = []
@@ -349,7 +351,7 @@ def make_scaled(factor):
     return scaled
 
 
-def kernel(x, n=2, weights=np.linspace(0.0, 1.0, 4)):
+def kernel(x, n=2, weights=np.linspace(0.0, 1.0, 4, dtype=FLOAT)):
     """Docstring kept."""
     out = x.copy()
     for i in range(1, x.shape[0]):
@@ -406,7 +408,7 @@ def test_conversion_and_calls_leave_module_and_functions_alone(tmp_path, rng):
     table = module.TABLE.copy()
     states = [_function_state(fn) for fn in functions]
 
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     kernel = refscript.jit(module.kernel)
     scaled = refscript.jit(module.scaled)
     check(module.kernel, x, 3)
@@ -418,7 +420,7 @@ def test_conversion_and_calls_leave_module_and_functions_alone(tmp_path, rng):
     refscript.make_jaxpr(kernel)(x)
     refscript.converted_source(module.helper)
     with pytest.raises((TypeError, ValueError)):
-        kernel(np.ones((2, 2)), np.ones(3))  # a branch on a row: ambiguous truth value
+        kernel(narrowed(np.ones((2, 2))), narrowed(np.ones(3)))  # a branch on a row: ambiguous truth value
     with pytest.raises(TypeError):
         scaled(x, shift="a")  # a str static argument, multiplied while tracing
 
@@ -445,7 +447,7 @@ def test_write_into_a_global_array_is_an_error_and_writes_nothing(rng):
     """Python would fill the global; compiled code cannot, and says so instead of dropping the writes."""
     before = GLOBAL_BUFFER.copy()
     with pytest.raises(RefscriptError):
-        refscript.jit(writes_a_global_array)(rng.normal(size=3))
+        refscript.jit(writes_a_global_array)(narrowed(rng.normal(size=3)))
     np.testing.assert_array_equal(GLOBAL_BUFFER, before)
 
 
@@ -464,7 +466,8 @@ def test_decorating_leaves_the_original_reachable_and_unchanged(tmp_path):
     state = _function_state(module.original)
     assert module.compiled.__wrapped__ is module.original
     assert isinstance(module.compiled, refscript.JitFunction)
-    assert module.compiled(np.arange(3.0)) == module.original(np.arange(3.0))
+    x = narrowed(np.arange(3.0))
+    assert module.compiled(x) == module.original(x.copy())
     _assert_same_state(state, _function_state(module.original))
     assert not any(isinstance(v, types.FunctionType) and v.__name__.startswith("__refscript")
                    for v in vars(module).values())
@@ -500,7 +503,7 @@ def _traces():
 
 def test_repeated_calls_trace_once_per_signature(rng):
     compiled = refscript.jit(counted)
-    x = rng.normal(size=5)
+    x = narrowed(rng.normal(size=5))
     expected = counted(x, 3)  # plain Python calls the helper too: before counting starts
     start = _traces()
     for _ in range(3):
@@ -513,8 +516,10 @@ def test_repeated_calls_trace_once_per_signature(rng):
     assert_tree_close(got, expected)
 
     # Each new signature traces once more; the helper may run more than once in one
-    # trace (a restart when a variable learns its type, here for float32).
-    signatures = [(rng.normal(size=6), 3), (x, 4), (x.astype(np.float32), 4)]
+    # trace (a restart when a variable learns its type, here for a narrower float: float32,
+    # or float16 in 32-bit mode, where x is float32 already).
+    narrower = np.float32 if x.dtype == np.float64 else np.float16
+    signatures = [(narrowed(rng.normal(size=6)), 3), (x, 4), (x.astype(narrower), 4)]
     for count, args in enumerate(signatures, start=2):
         before = _traces()
         compiled(*args)
@@ -528,7 +533,7 @@ def test_repeated_calls_trace_once_per_signature(rng):
 
 def test_failed_calls_do_not_disturb_the_cache(rng):
     compiled = refscript.jit(counted)
-    x = rng.normal(size=4)
+    x = narrowed(rng.normal(size=4))
     expected = counted(x, 4)
     compiled(x, 4)
     start = compiled.trace_count
@@ -547,7 +552,7 @@ def test_written_arguments_do_not_retrace(rng):
     compiled = refscript.jit(counted_writes)
     cases = []
     for _ in range(3):
-        a, x = rng.normal(size=4), rng.normal(size=4)
+        a, x = narrowed(rng.normal(size=4)), narrowed(rng.normal(size=4))
         expected_a = a.copy()
         cases.append((a, x, counted_writes(expected_a, x), expected_a))
     start = _traces()  # after plain Python's own calls of the helper
@@ -559,9 +564,9 @@ def test_written_arguments_do_not_retrace(rng):
 
 def test_checked_function_traces_once(rng):
     compiled = refscript.jit(checked_accumulate, checks=True)
-    x = np.abs(rng.normal(size=3))
+    x = narrowed(np.abs(rng.normal(size=3)))
     for _ in range(3):
-        compiled(np.zeros(3), x)
+        compiled(narrowed(np.zeros(3)), x)
     assert compiled.trace_count == 1
 
 
@@ -584,7 +589,7 @@ def test_transformations_do_not_retrace_on_repeated_calls(rng):
     "each refscript.jit(f) call makes a new JitFunction with its own jax.jit cache, so compiling the "
     "same function again traces it again; jax.jit(f) twice traces f once"))
 def test_jitting_the_same_function_twice_shares_traces(rng):
-    x = rng.normal(size=3)
+    x = narrowed(rng.normal(size=3))
     start = _traces()
     refscript.jit(counted)(x, 3)
     refscript.jit(counted)(x, 3)

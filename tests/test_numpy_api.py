@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import refscript
-from oracle import check, check_grad
+from oracle import check, check_grad, narrowed
 
 
 def numpy_inside(x, n):
@@ -14,10 +14,10 @@ def numpy_inside(x, n):
     b = np.empty_like(x)
     for i in range(n):
         a[i] = np.sqrt(np.abs(x[i])) + np.maximum(x[i], 0.0)
-        b[i] = np.exp(-x[i]) * np.float64(2)
+        b[i] = np.exp(-x[i]) * float(2)
     m = np.add.outer(a, a)
     return (np.sum(m) + np.dot(a, b[:n]), np.flip(a), np.where(a > 1, a, 0.0),
-            np.linalg.norm(a), np.arange(n, dtype=np.int64), np.ones((2, n)) @ a, x.T.shape)
+            np.linalg.norm(a), np.arange(n, dtype=int), np.ones((2, n)) @ a, x.T.shape)
 
 
 def normalised_rows(a):
@@ -50,7 +50,7 @@ def weighted_total(a):
 
 def test_numpy_function_without_jax_equivalent_is_named():
     with pytest.raises(refscript.errors.UnsupportedNumpyError) as info:
-        refscript.jit(uses_numpy_random)(np.ones(3))
+        refscript.jit(uses_numpy_random)(narrowed(np.ones(3)))
     assert "numpy.random.rand" in str(info.value)
     lines, first = inspect.getsourcelines(uses_numpy_random)
     assert info.value.location.lineno == first + 1

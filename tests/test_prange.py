@@ -16,7 +16,7 @@ import pytest
 
 import refscript
 from refscript.errors import ConversionError, IndexingError, RefscriptError, UndefinedVariableError
-from tests.oracle import check, check_grad, check_vmap
+from tests.oracle import check, check_grad, check_vmap, narrowed
 
 
 def _line_of(fn, text):
@@ -279,7 +279,7 @@ def test_triangular_inner_loop(rng):
 
 
 def while_inside(x):
-    steps = np.zeros(x.shape[0], dtype=np.int64)
+    steps = np.zeros(x.shape[0], dtype=int)
     for i in refscript.prange(x.shape[0]):
         v = x[i]
         k = 0
@@ -296,7 +296,7 @@ def test_while_loop_inside(rng):
 
 def test_checked_prange_with_a_while_runs_its_iterations_in_turn_and_says_so(rng):
     # JAX's checkify cannot check a vectorised while_loop: it raised a raw ValueError.
-    x = np.abs(rng.standard_normal(9)) * 20
+    x = narrowed(np.abs(rng.standard_normal(9)) * 20)
     compiled = refscript.jit(while_inside, checks=True)
     np.testing.assert_array_equal(compiled(x), while_inside(x.copy()))
     ((_, what),) = compiled.parallel_loops
@@ -473,9 +473,10 @@ def checked(x):
 
 def test_assert_in_prange_body_is_checked():
     compiled = refscript.jit(checked, checks=True)
-    np.testing.assert_allclose(compiled(np.array([1.0, -2.0])), checked(np.array([1.0, -2.0])))
+    x = narrowed(np.array([1.0, -2.0]))
+    np.testing.assert_allclose(compiled(x), checked(x.copy()))
     with pytest.raises(AssertionError, match="too small"):
-        compiled(np.array([1.0, -20.0]))
+        compiled(narrowed(np.array([1.0, -20.0])))
 
 
 def nested_grid(x):
@@ -531,7 +532,7 @@ def inner_bound_from_outer_index(x):
 
 def test_inner_prange_bounded_by_outer_index_is_an_error():
     with pytest.raises(RefscriptError, match="trip count") as info:
-        refscript.jit(inner_bound_from_outer_index)(np.ones((3, 3)))
+        refscript.jit(inner_bound_from_outer_index)(narrowed(np.ones((3, 3))))
     assert info.value.location.lineno == _line_of(inner_bound_from_outer_index, "# <- here")
 
 
@@ -558,7 +559,7 @@ def unguarded(x):
 
 
 def test_checks_only_fail_where_code_runs(rng):
-    x = rng.standard_normal(5)
+    x = narrowed(rng.standard_normal(5))
     check(guarded, x, checks=True)
     with pytest.raises(IndexError):
         unguarded(x.copy())
@@ -783,7 +784,7 @@ def assigned_and_used_after(x):
 
 def test_private_variable_read_after_loop_is_an_error():
     with pytest.raises(RefscriptError, match="'last' is assigned in this prange loop and used after it") as info:
-        refscript.jit(assigned_and_used_after)(np.ones(3))
+        refscript.jit(assigned_and_used_after)(narrowed(np.ones(3)))
     assert info.value.location.lineno == _line_of(assigned_and_used_after, "# <- here")
 
 
@@ -796,7 +797,7 @@ def traced_bound(x, n):
 
 def test_traced_trip_count_is_an_error():
     with pytest.raises(RefscriptError, match="trip count") as info:
-        refscript.jit(traced_bound, static_scalars=False)(np.ones(3), 2)
+        refscript.jit(traced_bound, static_scalars=False)(narrowed(np.ones(3)), 2)
     assert info.value.location.lineno == _line_of(traced_bound, "# <- here")
 
 
@@ -811,7 +812,7 @@ def test_out_of_bounds_owned_index_is_an_index_error():
     with pytest.raises(IndexError):
         out_of_bounds(np.ones(3))  # as Python
     with pytest.raises(IndexingError, match="out of bounds") as info:
-        refscript.jit(out_of_bounds)(np.ones(3))
+        refscript.jit(out_of_bounds)(narrowed(np.ones(3)))
     assert info.value.location.lineno == _line_of(out_of_bounds, "for i in refscript.prange")
 
 
@@ -824,7 +825,7 @@ def wraps_onto_itself(x):
 
 def test_negative_indices_that_collide_are_an_error():
     with pytest.raises(RefscriptError, match="same index"):
-        refscript.jit(wraps_onto_itself)(np.ones(4))  # y[-2] and y[1] are one element
+        refscript.jit(wraps_onto_itself)(narrowed(np.ones(4)))  # y[-2] and y[1] are one element
     check(wraps_onto_itself, np.arange(3.0) + 1)  # y[-2], y[-1], y[0]: all different
 
 
@@ -838,7 +839,7 @@ def prange_not_in_header(x):
 
 def test_prange_not_in_for_header_is_an_error():
     with pytest.raises(RefscriptError, match="for loop header") as info:
-        refscript.jit(prange_not_in_header)(np.ones(3))
+        refscript.jit(prange_not_in_header)(narrowed(np.ones(3)))
     assert info.value.location.lineno == _line_of(prange_not_in_header, "# <- here")
 
 
@@ -852,7 +853,7 @@ def test_reduction_variable_unbound_before_loop():
     with pytest.raises(UnboundLocalError):
         unbound_reduction(np.ones(2))
     with pytest.raises((UndefinedVariableError, UnboundLocalError, NameError)):
-        refscript.jit(unbound_reduction)(np.ones(2))
+        refscript.jit(unbound_reduction)(narrowed(np.ones(2)))
 
 
 def test_converted_source_shows_roles():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import refscript
+from oracle import narrowed
 from refscript.errors import LostWriteWarning, PrecisionWarning, RefscriptWarning, UnrolledLoopWarning
 
 
@@ -75,6 +76,7 @@ def test_in_32_bit_mode_elements_the_function_did_not_write_keep_their_64_bit_va
     assert n.tolist() == [4, 2**40 + 5]
 
 
+@pytest.mark.x64_only  # its subject is 64-bit mode itself
 def test_64_bit_mode_on_gives_no_precision_warning():
     assert jax.config.jax_enable_x64  # tests/conftest.py
     _no_warning(refscript.jit(bump_first), np.zeros(3))
@@ -92,7 +94,7 @@ def running_median(x, k):
 
 def test_a_long_unrolled_loop_is_warned_of_once_with_its_line_the_code_and_the_count():
     compiled = refscript.jit(running_median)
-    x = np.arange(40.0)
+    x = narrowed(np.arange(40.0))
     with pytest.warns(UnrolledLoopWarning) as info:
         np.testing.assert_allclose(compiled(x, 3), running_median(x.copy(), 3))
     (record,) = info.list
@@ -103,7 +105,7 @@ def test_a_long_unrolled_loop_is_warned_of_once_with_its_line_the_code_and_the_c
     assert f"`np.median(x[i - k:i])` at line {_line_of(running_median, 'np.median')}" in message
     assert "static_range" in message
     _no_warning(compiled, x, 3)  # the same loop again, also with another count: once per loop
-    _no_warning(compiled, np.arange(50.0), 3)
+    _no_warning(compiled, narrowed(np.arange(50.0)), 3)
     # show says the same
     text = refscript.show(running_median, x, 3, stage="jaxpr")
     assert "np.median(x[i - k:i])" in text and "37 iterations" in text
@@ -111,7 +113,7 @@ def test_a_long_unrolled_loop_is_warned_of_once_with_its_line_the_code_and_the_c
 
 def test_a_short_unrolled_loop_or_static_range_is_not_warned_of():
     short = refscript.jit(running_median)
-    _no_warning(short, np.arange(20.0), 3)
+    _no_warning(short, narrowed(np.arange(20.0)), 3)
     assert short.unrolled_loops  # unrolled, 17 times: under the threshold
 
     def meant(x):
@@ -120,7 +122,7 @@ def test_a_short_unrolled_loop_or_static_range_is_not_warned_of():
             out[i] = x[i] * 2.0
         return out
 
-    np.testing.assert_allclose(_no_warning(refscript.jit(meant), np.arange(40.0)), np.arange(40.0) * 2)
+    np.testing.assert_allclose(_no_warning(refscript.jit(meant), narrowed(np.arange(40.0))), np.arange(40.0) * 2)
 
 
 # Writes that cannot reach the caller.
@@ -147,7 +149,7 @@ def test_writes_into_a_jax_array_are_warned_of_at_the_write_with_return_updates_
 
 def test_writes_under_an_outer_transformation_are_warned_of():
     compiled = refscript.jit(scale)
-    x = np.arange(3.0)
+    x = narrowed(np.arange(3.0))
     with pytest.warns(LostWriteWarning, match="outer JAX transformation"):
         jax.jit(compiled)(x, 2.0)
     np.testing.assert_array_equal(x, np.arange(3.0))
@@ -164,4 +166,4 @@ def test_a_function_that_writes_nothing_is_not_warned_of_under_transformations()
 
     compiled = refscript.jit(total)
     _no_warning(jax.grad(compiled), jnp.arange(3.0))
-    _no_warning(jax.jit(compiled), np.arange(3.0))
+    _no_warning(jax.jit(compiled), narrowed(np.arange(3.0)))

@@ -26,25 +26,25 @@ def writes_into_a_read_only_argument(x):
         x[i] = 0.0  # error
 
 
-@scenario(ArgumentError)
-def unhashable_static_argument():
+@scenario(ArgumentError, np.ones(3))
+def unhashable_static_argument(x):
     compiled = refscript.jit(scale, static_argnames="factor")
-    return compiled(np.ones(3), factor=np.array([2.0]))  # error
+    return compiled(x, factor=np.array([2.0]))  # error
 
 
-@scenario(ArgumentError)
-def too_many_arguments():
+@scenario(ArgumentError, np.ones(3))
+def too_many_arguments(x):
     compiled = refscript.jit(scale)
-    return compiled(np.ones(3), 2.0, 3.0)  # error
+    return compiled(x, 2.0, 3.0)  # error
 
 
-@scenario(ArgumentError)
-def missing_argument():
+@scenario(ArgumentError, np.ones(3))
+def missing_argument(x):
     compiled = refscript.jit(scale)
-    return compiled(np.ones(3))  # error
+    return compiled(x)  # error
 
 
-@scenario(ArgumentError)
-def string_as_a_traced_argument():
+@scenario(ArgumentError, np.ones(3))
+def string_as_a_traced_argument(x):
     compiled = refscript.jit(scale)
-    return compiled(np.ones(3), "2.0")  # error
+    return compiled(x, "2.0")  # error

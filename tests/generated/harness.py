@@ -22,7 +22,7 @@ import numpy as np
 
 import refscript
 from tests.modules import import_file
-from tests.oracle import LOWERINGS, run_lowering, writes_not_returned
+from tests.oracle import LOWERINGS, narrowed, run_lowering, writes_not_returned, x64
 
 # float64 results within this relative tolerance; ints, bools and dtypes exactly.
 RTOL = 1e-12
@@ -106,18 +106,27 @@ def compiled(source: str, static_scalars: bool = True, entry: str = "f"):
 
 
 def copies(args):
-    return [copy.deepcopy(a) for a in args]
+    """Deep copies of `args`; in JAX's 32-bit mode (`pytest --x32`) their 64-bit NumPy arrays and
+    scalars are narrowed to 32 bits, as a user of that mode passes them (tests/oracle.py)."""
+    return [narrowed(copy.deepcopy(a)) for a in args]
+
+
+def tolerances(rtol, atol):
+    """float64's tolerances, or float32's in 32-bit mode (random programs chain a few dozen
+    operations, each rounding in its own order in NumPy and XLA)."""
+    return (rtol, atol) if x64() else (max(rtol, 1e-4), max(atol, 1e-4))
 
 
 def expected_dtype(value):
-    """The dtype JAX gives a value the plain-Python function returned (x64 enabled)."""
+    """The dtype JAX gives a value the plain-Python function returned (64-bit dtypes narrowed in
+    32-bit mode)."""
     if isinstance(value, (bool, np.bool_)):
         return np.dtype(bool)
     if isinstance(value, int):
-        return np.dtype(np.int64)
+        return jax.dtypes.canonicalize_dtype(np.int64)
     if isinstance(value, float):
-        return np.dtype(np.float64)
-    return np.asarray(value).dtype
+        return jax.dtypes.canonicalize_dtype(np.float64)
+    return jax.dtypes.canonicalize_dtype(np.asarray(value).dtype)
 
 
 def describe(args) -> str:
@@ -156,12 +165,13 @@ def time_limit(seconds, exception=PythonTimeout):
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_python(fn, args, return_arguments=False):
+def run_python(fn, args, return_arguments=False, narrow=True):
     """`fn(*copies of args)`; with `return_arguments`, also the copies as the call left them.
+    `narrow=False`: copies as they are, never narrowed to 32 bits (finite differences).
 
     Runs before refscript's run on the same arguments, under a time limit, so that a
     generated program that does not terminate (a generator bug) fails instead of hanging."""
-    mine = copies(args)
+    mine = copies(args) if narrow else [copy.deepcopy(a) for a in args]
     try:
         with time_limit(20):
             result = fn(*mine)
@@ -172,13 +182,14 @@ def run_python(fn, args, return_arguments=False):
 
 def compare(got, expected, rtol=RTOL, atol=ATOL, batched=False) -> str | None:
     """Returns why `got` (from refscript) differs from `expected` (plain Python), or None."""
+    rtol, atol = tolerances(rtol, atol)
     got_leaves, got_tree = jax.tree_util.tree_flatten(got)
     exp_leaves, exp_tree = jax.tree_util.tree_flatten(expected)
     if got_tree != exp_tree:
         return f"structure {got_tree} != {exp_tree}"
     for k, (g, e) in enumerate(zip(got_leaves, exp_leaves)):
         g_arr = np.asarray(g)
-        e_dtype = np.asarray(e).dtype if batched else expected_dtype(e)
+        e_dtype = jax.dtypes.canonicalize_dtype(np.asarray(e).dtype) if batched else expected_dtype(e)
         e_arr = np.asarray(e)
         if g_arr.dtype != e_dtype:
             return f"result {k}: dtype {g_arr.dtype} != {e_dtype} (got {g_arr!r}, expected {e!r})"
@@ -206,6 +217,7 @@ def check_values(source, args_list, static_scalars=True, entry="f", lowerings=LO
     jitted = compiled(source, static_scalars, entry)
     options = {"static_scalars": static_scalars, "vectorize": OPTIONS["vectorize"]}
     for args in args_list:
+        args = copies(args)  # narrowed in 32-bit mode: Python and refscript get the same values
         expected, python_args = run_python(fn, args, return_arguments=True)
         before = copies(args)
         for lowering in lowerings:
@@ -258,10 +270,12 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
         return 0
 
     def python_objective(args):
-        return float(_objective(run_python(fn, args), positions, np))
+        return float(_objective(run_python(fn, args, narrow=False), positions, np))
+
+    narrowed_args = copies(args)
 
     def with_values(values):
-        full = list(args)
+        full = list(narrowed_args)
         for p, v in zip(diff_positions, values):
             full[p] = v
         return full
@@ -270,7 +284,10 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
         return _objective(jitted(*with_values(values)), positions, jnp)
 
     f0 = python_objective(args)
-    primal = [jnp.asarray(args[p], jnp.float64) for p in diff_positions]
+    # In 32-bit mode the gradient is taken at the float32 point and compared with float64 finite
+    # differences at float32's tolerance.
+    primal = [jnp.asarray(narrowed(np.asarray(args[p], np.float64))) for p in diff_positions]
+    rel, absolute = (1e-5, 1e-9) if x64() else (2e-3, 1e-4)
     check_grad.last = (jax_objective, primal)  # for check_second_order
     grad = jax.grad(jax_objective, argnums=tuple(range(len(primal))))
     with writes_not_returned():
@@ -295,7 +312,7 @@ def check_grad(source, args, diff_positions, static_scalars=True, entry="f", out
             if abs(forward - backward) > 1e-3 * scale:
                 skipped += 1
                 continue  # not differentiable here
-            tol = 1e-5 * scale + 1e-9 * (1.0 + abs(f0))
+            tol = rel * scale + absolute * (1.0 + abs(f0))
             g = float(got[idx])
             assert abs(g - central) <= tol, failure(
                 "jax.grad differs from finite differences", source, args,
@@ -314,7 +331,10 @@ def check_second_order(source, args):
 
     objective, primal = check_grad.last
     try:
-        check_grads(objective, tuple(primal), order=2, modes=("fwd", "rev"), eps=1e-4, atol=1e-4, rtol=1e-4)
+        if x64():
+            check_grads(objective, tuple(primal), order=2, modes=("fwd", "rev"), eps=1e-4, atol=1e-4, rtol=1e-4)
+        else:  # float32: a wider step (rounding error / eps) and float32's tolerance
+            check_grads(objective, tuple(primal), order=2, modes=("fwd", "rev"), eps=1e-2, atol=2e-2, rtol=2e-2)
     except AssertionError as error:
         raise AssertionError(failure("jax.test_util.check_grads (order 2, fwd and rev) failed", source, args,
                                      str(error)[:2000])) from None
@@ -331,6 +351,7 @@ def check_vmap(source, batch, static_scalars, batched_positions, entry="f", axes
     default 0. `size=0` checks an empty batch (shapes and dtypes of the results)."""
     fn = getattr(load(source), entry)
     jitted = compiled(source, static_scalars, entry)
+    batch = [tuple(copies(args)) for args in batch]  # narrowed in 32-bit mode
     first = batch[0]
     axes = {p: (axes or {}).get(p, 0) for p in batched_positions}
     batch = [tuple(first[p] if axes.get(p, 0) is None else a for p, a in enumerate(args)) for args in batch]
@@ -338,9 +359,9 @@ def check_vmap(source, batch, static_scalars, batched_positions, entry="f", axes
 
     def stacked(p):
         if axes[p] is None:
-            return np.asarray(first[p])
+            return narrowed(np.asarray(first[p]))
         values = [np.asarray(args[p]) for args in batch]
-        array = np.stack(values, axis=axes[p])
+        array = narrowed(np.stack(values, axis=axes[p]))  # Python floats stack to float64
         return np.take(array, np.arange(0), axis=axes[p]) if empty else array
 
     def call(*values):

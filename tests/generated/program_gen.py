@@ -1121,7 +1121,8 @@ def programs(draw, config: Config = VALUE) -> Program:
         else:
             n = g.integer(1, 4)
             name = f"b{k}"
-            body.append(f"{name} = np.zeros({n}, dtype=np.int64)")
+            # dtype=int: int64 in NumPy and JAX, int32 in JAX's 32-bit mode without a warning.
+            body.append(f"{name} = np.zeros({n}, dtype=int)")
             local_arrays.append(Arr(name, "i", (n,), True, local=True))
     arrays += local_arrays
     returned_arrays = [a for a in arrays if a.written]

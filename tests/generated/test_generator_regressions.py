@@ -17,6 +17,7 @@ import refscript
 
 def check(fn, *args, **jit_options):
     """refscript.jit(fn) agrees with plain Python: values, dtypes, arguments after the call."""
+    args = harness.copies(args)  # 32-bit copies in JAX's 32-bit mode (pytest --x32)
     expected, python_args = harness.run_python(fn, args, return_arguments=True)
     got = refscript.jit(fn, **jit_options)(*args)
     why = harness.compare(got, expected)
@@ -193,7 +194,7 @@ def test_masked_augmented_assignment_outside_loops_is_reported():
     # Was JAX's NonConcreteBooleanIndexError. Now the same IndexingError as inside a
     # loop, at the line, with what to write instead.
     with pytest.raises(refscript.errors.IndexingError, match="traced boolean mask") as info:
-        refscript.jit(mask_scale)(np.array([-2.0, 1.0, 0.5]))
+        refscript.jit(mask_scale)(*harness.copies([np.array([-2.0, 1.0, 0.5])]))
     assert info.value.location.lineno == mask_scale.__code__.co_firstlineno + 2
 
 
