@@ -148,12 +148,16 @@ class JitFunction:
                 return out, updates
             if updates:
                 if _traced(dynamic):
-                    self._warn_lost_writes(updates, "the call is traced by an outer JAX transformation "
-                                                    "(jax.jit, grad, vmap), which cannot write into the caller's arrays")
+                    # (A number updated by `u op= v` was rebound, as in Python: nothing is lost.)
+                    arrays = [name for name, value in updates.items() if np.ndim(value) > 0]
+                    self._warn_lost_writes(arrays, "the call is traced by an outer JAX transformation "
+                                                   "(jax.jit, grad, vmap), which cannot write into the caller's arrays")
                 else:
                     arguments = dict(zip(static[1], dynamic))
                     _write_back(arguments, updates, self._conversion.argument_writes)
-                    immutable = [name for name in updates if not isinstance(arguments.get(name), np.ndarray)]
+                    # (A scalar argument updated by `x += v` was rebound, as in Python: nothing is lost.)
+                    immutable = [name for name in updates
+                                 if not isinstance(arguments.get(name), np.ndarray) and np.ndim(arguments.get(name)) > 0]
                     self._warn_lost_writes(immutable, "it is not a NumPy array (a JAX array is immutable)")
             self._give_pending_warnings()
             return out
@@ -263,7 +267,9 @@ class JitFunction:
         def ref_program(*flat_args):
             out = self._call_converted(static, jax.tree_util.tree_unflatten(tree, flat_args))
             session = tracing.current()
-            updates = {name: b.value for name, b in session.argument_boxes.items() if b.is_ref}
+            # The entry function's own argument boxes (a called function's `u op= v` makes one too).
+            entry = self._conversion.function.__code__
+            updates = {name: b.value for name, b in session.argument_boxes.items() if b.is_ref and b.site[0] is entry}
             for leaf in jax.tree_util.tree_leaves(out):
                 if isinstance(leaf, Undefined):
                     where = f" (the `if` at {leaf.where} binds it on one branch only)" if leaf.where else ""

@@ -294,6 +294,13 @@ class ShapeError(RefscriptError, ValueError):
     hint = "the value written must broadcast to the shape of the selection, as in NumPy"
 
 
+class CastingError(RefscriptError, TypeError):
+    """A value written in place into an array whose dtype it cannot be cast to under NumPy's
+    'same_kind' rule (`int_array /= 2`), where NumPy raises UFuncTypeError."""
+
+    hint = "write `a = a / v` for a new array of the result's dtype, or cast explicitly (`v.astype(a.dtype)`)"
+
+
 class CheckFailedError(RefscriptError, AssertionError):
     """A run-time check failed when the compiled code ran (`refscript.jit(fn, checks=True)`):
     an `assert` on traced values, or an out-of-bounds index (`OutOfBoundsError`)."""

@@ -16,6 +16,7 @@ from refscript.passes.calls import CallsPass
 from refscript.passes.conditionals import ConditionalsPass
 from refscript.passes.context import PassContext
 from refscript.passes.logical import LogicalPass
+from refscript.passes.inplace import InPlacePass
 from refscript.passes.loops import LoopsPass
 from refscript.passes.refs import RefsPass
 from refscript.passes.slices import SlicesPass
@@ -139,6 +140,7 @@ def _convert(fn, vectorize: bool = False) -> Conversion:
     node = RefsPass(ctx).transform(node)
     node = LoopsPass(ctx).transform(node)
     node = ConditionalsPass(ctx).transform(node)
+    node = InPlacePass(ctx).transform(node)  # after the loops pass: it reads `offset *= 2` as written
     node = _SlicesAndLogicalPass(ctx).transform(node)
 
     function, tree = loader.load_function(node, fn, ctx.runtime_name, runtime)

@@ -19,7 +19,7 @@ def running_sum(x):
 def test_converted_source_reads_like_the_users_code():
     text = refscript.converted_source(running_sum)
     assert "def loop_body(i):" in text
-    assert "s_ref.value += x[i]" in text
+    assert "s_ref.iadd(x[i])" in text
     assert "out_ref[i] = s_ref.value" in text
     assert "rs.for_stmt(" in text
     compile(text, "<converted>", "exec")

@@ -131,7 +131,7 @@ def test_converted_lines_are_numbered_with_the_users_lines():
             numbered.setdefault(code.strip(), int(number))
     assert numbered["def running_sum(x, n):"] == first
     assert user[numbered["out = x.copy()"]] == "out = x.copy()"
-    assert user[numbered["s_ref.value += x[i]"]] == "s += x[i]"
+    assert user[numbered["s_ref.iadd(x[i])"]] == "s += x[i]"
     assert user[numbered["out_ref[i] = s_ref.value"]] == "out[i] = s"
     assert user[numbered["def loop_body(i):"]] == "for i in range(n):"
     assert "\x1b[" not in text

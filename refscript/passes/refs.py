@@ -24,7 +24,7 @@ import gast
 from refscript.passes.context import PassContext
 from refscript.pyct import anno, templates, traversal
 from refscript.pyct.analysis.activity import (
-    annotated_assigned, annotated_modified, assigned, modified, parameters, target_names,
+    annotated_assigned, annotated_modified, assigned, augmented, modified, parameters, rebound, target_names,
 )
 
 _CONSTRUCTS = (gast.For, gast.While, gast.If)
@@ -62,8 +62,15 @@ class RefsPass:
         # caller's array: box it for the whole function as an *argument box*, so
         # the caller's array can be updated after the call.
         params = parameters(fn)
-        body_modified, body_assigned = self.modified(fn.body), self.assigned(fn.body)
-        in_place = [p for p in params if p in body_modified and p not in body_assigned]
+        # So is one updated by `p op= v` (NumPy writes into an array; on a number it rebinds, and
+        # the box then holds the new number: nothing is written back for it).
+        written = self.modified(fn.body) | augmented(fn.body)
+        body_rebound = rebound(fn.body)
+        in_place = [p for p in params if p in written and p not in body_rebound]
+        for name in params:
+            # (Only subscript writes: `p op= v` may be a number's rebinding, which is fine.)
+            if name in body_rebound and name in self.modified(fn.body):
+                self._check_rebound_after_writes(fn.body, name)
         mapping, prelude = {}, []
         for name in in_place:
             mapping[name] = self.ctx.namer.new(f"{name}_ref")
@@ -73,6 +80,33 @@ class RefsPass:
             )
         fn.body = prelude + self._scope_body(fn.body, mapping, set(params), origin=fn)
         return fn
+
+    def _check_rebound_after_writes(self, body, name: str) -> None:
+        """A parameter both written in place and rebound: fine where every write follows the first
+        rebinding (`a = a.copy(); a[0] = v`: the writes go to the new array). A write that may come
+        first goes, in NumPy, to the caller's array, which refscript does not yet give it once the
+        name is rebound: an error at the rebinding, never a silent difference."""
+        rebinding = next(stmt for stmt in body if name in rebound(stmt))
+        for stmt in body:
+            if stmt is rebinding:
+                if name not in self.modified(stmt) and not isinstance(stmt, _CONSTRUCTS):
+                    return  # a plain rebinding at the function's level, before any write
+                break
+            if name in self.modified(stmt):
+                break
+        # The error points at the rebinding: the first `name` stored there (not by `name op= v`),
+        # else the statement (a `def` or `import` of that name).
+        augmented_targets = {id(s.target) for s in traversal.walk(rebinding) if isinstance(s, gast.AugAssign)}
+        where = next((s for s in traversal.walk(rebinding)
+                      if isinstance(s, gast.Name) and s.id == name and isinstance(s.ctx, gast.Store)
+                      and id(s) not in augmented_targets), rebinding)
+        raise self.ctx.error(
+            where,
+            f"parameter {name!r} is written in place and also rebound: NumPy gives the caller's array the "
+            f"writes made before the rebinding, which refscript does not do yet",
+            f"give the new array a name of its own (`{name}2 = ...`), so that {name!r} stays the caller's "
+            "array throughout",
+        )
 
     # Scopes and blocks.
 
@@ -192,6 +226,11 @@ class _Rename(traversal.Transformer):
         name makes one)."""
         return _located(gast.Name, {"id": self.mapping[name], "ctx": gast.Load(), "annotation": None,
                                     "type_comment": None}, origin)
+
+    def visit_AugAssign(self, node):
+        if isinstance(node.target, gast.Name):  # for passes/inplace.py, which sees it boxed
+            anno.setanno(node, anno.Basic.AUGMENTED, self.refs_pass.ctx.display_names.get(node.target.id, node.target.id))
+        return self.generic_visit(node)
 
     def visit_Name(self, node):
         if node.id not in self.mapping:

@@ -21,6 +21,7 @@ class Basic(enum.Enum):
     BOX_WRITES = "box variable names written anywhere inside the construct"
     USER_FUNCTION = "a def the user wrote inside the converted function (left as it is)"
     JUMP_GUARD = "an `if not flag:` made by the jump converters, skipping code after a jump"
+    AUGMENTED = "on `name op= value`: the user's name (the refs pass records it before boxing renames it)"
     BREAK_FLAGS = "the flags whose setting ends a `for` loop (`break`, `return`); after boxing, their boxes"
 
     # Members are their only instances: hashed by identity, in C (an Enum's own hash runs in

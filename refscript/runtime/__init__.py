@@ -25,3 +25,7 @@ from refscript.runtime.numpy_api import index_list as index_list
 from refscript.runtime.parallel import parallel_for as parallel_for
 from refscript.runtime.undefined import Undefined as Undefined
 from refscript.runtime.indexing import subscript as subscript
+from refscript.runtime.inplace import (  # `name op= value`; a box has the same methods
+    iadd as iadd, iand as iand, ifloordiv as ifloordiv, ilshift as ilshift, imatmul as imatmul, imod as imod,
+    imul as imul, ior as ior, ipow as ipow, irshift as irshift, isub as isub, itruediv as itruediv, ixor as ixor,
+)

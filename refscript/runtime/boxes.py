@@ -3,7 +3,8 @@
 The converter turns every variable that a loop or branch rebinds and that is used
 across it (and every array written by subscript) into a box: `s = 0.0` before a
 loop becomes `s_ref = rs.box(s, 's')`, `s += x[i]` inside becomes
-`s_ref.value += x[i]`, and after the loop `s = s_ref.value`.
+`s_ref.iadd(x[i])` (an array written in place, a number rebound: runtime/inplace.py),
+and after the loop `s = s_ref.value`.
 
 A box holds a plain Python value until traced control flow needs it; then it is
 *materialized* into a JAX Ref (`jax.new_ref`) that loop and branch bodies read
@@ -27,7 +28,7 @@ import numpy as np
 
 from refscript._jax_internal import is_tracer, usable_here
 from refscript.errors import Location, LoopVariableTypeError, caller_location
-from refscript.runtime import coalesce, deferred, indexing, promotion, tracing
+from refscript.runtime import coalesce, deferred, indexing, inplace, promotion, tracing
 from refscript.runtime.undefined import Undefined
 
 
@@ -367,6 +368,20 @@ def box_undefined(name: str) -> Box:
     """Returns a new box for variable `name`, not yet bound."""
     frame = sys._getframe(1)
     return Box(Undefined(name), name, (frame.f_code, frame.f_lasti, name))
+
+
+def _in_place_method(op: str):
+    def method(self, value) -> None:
+        inplace.augment_box(self, value, op)
+
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = f"`name {inplace._SYMBOLS[op]} value` on the boxed variable (runtime/inplace.py)."
+    return method
+
+
+# `s_ref.iadd(v)` for `s += v`, and the other in-place operators by their `operator` module names.
+for _op in inplace.OPERATORS:
+    setattr(Box, _op, _in_place_method(_op))
 
 
 def argument_box(value, name: str) -> Box:

@@ -21,7 +21,8 @@ imperative subset `docs/supported.md` describes:
 - in-place element updates of 1-D and 2-D float64/int64 arrays (arguments and
   locals, with negative and traced indices), static slices (with steps),
   `a[...]`, `a[mask] = v`, `a[[i, j]] op= v`, a float written into an int
-  array, rebinding a local array;
+  array, rebinding a local array, whole-array `a += v` / `a -= v` / `a *= c`
+  (in place, as NumPy: on an argument the caller's array changes);
 - calls to generated helpers (module level, with defaults and keywords; nested
   in `f` reading its arguments; a lambda), the builtins refscript gives a traced
   meaning (`abs`, `min`, `max`, `int`, `float`, `round`, `sum`), NumPy functions
@@ -599,11 +600,19 @@ def stmt_slice(g, sc):
             target = f"{arr.name}[{index(g, sc, arr.shape[0])}, {spec}]"
         source = None
     if arr.dtype == "i":
-        kind = g.pick(["add", "assign"])
+        kind = g.pick(["add", "assign", "whole"])
+        if kind == "whole":  # NumPy: in place on the whole array (the caller's, for an argument)
+            g.feature("whole_array_op")
+            return [f"{arr.name} {g.pick(['+=', '-='])} {iexpr(g, sc, True, 1)}"], False
         if kind == "add":
             return [f"{target} += {iexpr(g, sc, True, 1)}"], False
         return [f"{target} = {iexpr(g, sc, True, 1)}"], False
-    kind = g.pick(["add", "scale", "assign", "copy", "ellipsis"])
+    kind = g.pick(["add", "scale", "assign", "copy", "ellipsis", "whole"])
+    if kind == "whole":  # NumPy: in place on the whole array (the caller's, for an argument)
+        g.feature("whole_array_op")
+        if g.coin():
+            return [f"{arr.name} *= {g.pick(CONTRACT)}"], False
+        return [f"{arr.name} {g.pick(['+=', '-='])} {fexpr(g, sc, True, 1)}"], False
     if kind == "add":
         return [f"{target} += {fexpr(g, sc, True, 1)}"], False
     if kind == "scale":

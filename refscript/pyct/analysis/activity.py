@@ -151,9 +151,34 @@ _BINDERS = frozenset({gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, ga
                       gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp})
 
 
-def _assigned(node, memo: dict | None):
+def augmented(stmts) -> set[str]:
+    """Returns the names statements update with a whole-name in-place operator (`a += v`),
+    looking into compound statements, not nested scopes. On an array that is a write into its
+    buffer, as `a[...] = a + v` (NumPy); on a number, a rebinding (`assigned` counts it too)."""
+    names = set()
+    stack = list(stmts) if isinstance(stmts, list) else [stmts]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            names.add(node.target.id)
+        elif not isinstance(node, _SCOPES):
+            stack += traversal.child_statements(node)
+    return names
+
+
+def rebound(stmts) -> set[str]:
+    """`assigned(stmts)` without the names only `name op= value` binds: the names given a new
+    object by assignment, `for`, `with`, `import`, `def` and the rest."""
+    names: set[str] = set()
+    for stmt in stmts if isinstance(stmts, list) else [stmts]:
+        names |= _assigned(stmt, None, augmented_too=False)
+    return names
+
+
+def _assigned(node, memo: dict | None, augmented_too: bool = True):
     """The names `node` rebinds. One walk with a stack; with a `memo`, each statement inside is
-    asked about on its own (and remembered)."""
+    asked about on its own (and remembered). `augmented_too=False`: not the target of
+    `name op= value` (see `rebound`)."""
     if memo is not None and isinstance(node, _STATEMENTS):
         entry = memo.get(id(node))
         if entry is not None and entry[0] is node:
@@ -171,6 +196,8 @@ def _assigned(node, memo: dict | None):
                 names.add(current.id)
         elif cls in statements and current is not node:
             names |= _assigned(current, memo)
+        elif cls is gast.AugAssign and not augmented_too and current.target.__class__ is gast.Name:
+            stack.append(current.value)
         elif cls in _BINDERS:
             if cls is gast.FunctionDef or cls is gast.AsyncFunctionDef:
                 names.add(current.name)  # its body is its own scope; the decorators and defaults run here
