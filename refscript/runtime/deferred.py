@@ -147,7 +147,9 @@ def _aval(value) -> tuple:
 
 
 def _dtype(value):
-    return value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    """`value`'s dtype as JAX holds it: a Python int is int32 in 32-bit mode (asking JAX for
+    NumPy's int64 there is a warning; the 32-bit generated programs found it)."""
+    return jax.dtypes.canonicalize_dtype(value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype)
 
 
 class Deferral:

@@ -49,7 +49,7 @@ from refscript.errors import RefscriptError
 # lowerings, see tests/oracle.py). The `test_slow_*` surveys below run on demand. (A count
 # changed draws other programs: 80 gradient examples drew the two open bugs in
 # test_generator_regressions.py.)
-VALUE_EXAMPLES = 160
+VALUE_EXAMPLES = 120
 GRAD_EXAMPLES = 100
 VMAP_EXAMPLES = 70
 FUZZ_EXAMPLES = 300

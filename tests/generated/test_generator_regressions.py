@@ -450,3 +450,35 @@ def test_gradient_through_a_triangular_loop_in_an_enumerate_under_a_traced_if():
     harness.check_values(TRIANGULAR_IN_ENUMERATE_UNDER_IF, [args])
     with harness.writes_not_returned():
         harness.check_grad(TRIANGULAR_IN_ENUMERATE_UNDER_IF, args, [0, 1, 2], outer_jit=False)
+
+
+# --------------------------------------------------------------------------------------
+# Found by the generated vmap programs in JAX's 32-bit mode (pytest --x32), fixed on
+# 2026-12-08: a deferred write whose index holds a Python int asked JAX for int64 zeros on
+# the branch that does not write (a JAX UserWarning in 32-bit mode, an error under the
+# suite's filterwarnings).
+
+
+def deferred_write_index_from_a_python_int(x):
+    c0 = 0
+    w0 = np.zeros_like(x)
+    k0 = 0
+    while k0 < 2:
+        k0 += 1
+        k1 = 0
+        while k1 < 2 and (0.5 < x[0]):
+            k1 += 1
+            if np.tanh(0.5) < 0.5:
+                pass
+            elif (w0[-1 - c0 % 4] - (c0 * 0.5)) < 0.25:
+                c0 += min(k0, (k0 + k1))
+                w0[::2] = x[0]
+    return c0, w0
+
+
+def test_deferred_write_with_a_python_int_index_under_vmap():
+    batch = harness.copies([np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 2.0, 3.0], [0.75, 0.0, 0.0, 1.0]])])[0]
+    got = jax.vmap(refscript.jit(deferred_write_index_from_a_python_int))(batch)
+    expected = [deferred_write_index_from_a_python_int(row.copy()) for row in batch]
+    expected = (np.array([e[0] for e in expected]), np.stack([e[1] for e in expected]))
+    assert harness.compare(got, expected, batched=True) is None
