@@ -3,9 +3,9 @@
     x += y              ->  x = rs.iadd(x, y, 'x')
     s_ref.value *= 2.0  ->  s_ref.imul(2.0)              (a boxed name)
 
-The operators go by the names Python's `operator` module gives them. At run time they give NumPy's meaning on an array (the result written
-into the buffer, keeping its shape and dtype) and Python's on anything else
-(runtime/inplace.py). Writes into the caller's array reach it because the refs
+The operators go by the names Python's `operator` module gives them. At run
+time they give NumPy's meaning on an array (the result written into the buffer,
+keeping its shape and dtype) and Python's on anything else (runtime/inplace.py). Writes into the caller's array reach it because the refs
 pass makes a parameter updated this way an argument box. Subscripted targets
 (`a[i] += v`) are element writes, which the box's `__setitem__` does with
 NumPy's casting; they stay as they are.
