@@ -69,7 +69,7 @@ MUTATIONS = (
              "        result = result.astype(target.dtype)\n", "",
              ("tests/test_inplace_operators.py",), "`s += float64` changes a float32 array's dtype"),
     Mutation("augmented_parameter_not_written_back", "refscript/passes/refs.py",
-             "written = self.modified(fn.body) | augmented(fn.body)", "written = self.modified(fn.body)",
+             "written = subscripted | augmented(fn.body)", "written = subscripted",
              ("tests/test_inplace_operators.py",), "`x *= a` on an argument does not reach the caller"),
     Mutation("write_then_rebind_accepted", "refscript/passes/refs.py",
              "                self._check_rebound_after_writes(fn.body, name)\n", "                pass\n",

@@ -64,12 +64,13 @@ class RefsPass:
         params = parameters(fn)
         # So is one updated by `p op= v` (NumPy writes into an array; on a number it rebinds, and
         # the box then holds the new number: nothing is written back for it).
-        written = self.modified(fn.body) | augmented(fn.body)
+        subscripted = self.modified(fn.body)
+        written = subscripted | augmented(fn.body)
         body_rebound = rebound(fn.body)
         in_place = [p for p in params if p in written and p not in body_rebound]
         for name in params:
             # (Only subscript writes: `p op= v` may be a number's rebinding, which is fine.)
-            if name in body_rebound and name in self.modified(fn.body):
+            if name in body_rebound and name in subscripted:
                 self._check_rebound_after_writes(fn.body, name)
         mapping, prelude = {}, []
         for name in in_place:

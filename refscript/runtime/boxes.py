@@ -375,7 +375,7 @@ def _in_place_method(op: str):
         inplace.augment_box(self, value, op)
 
     method.__name__ = method.__qualname__ = op
-    method.__doc__ = f"`name {inplace._SYMBOLS[op]} value` on the boxed variable (runtime/inplace.py)."
+    method.__doc__ = f"`name {inplace.SYMBOLS[op]} value` on the boxed variable (runtime/inplace.py)."
     return method
 
 

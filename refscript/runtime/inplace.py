@@ -38,7 +38,7 @@ OPERATORS = {
     "ixor": (operator.ixor, operator.xor), "ilshift": (operator.ilshift, operator.lshift),
     "irshift": (operator.irshift, operator.rshift),
 }
-_SYMBOLS = {
+SYMBOLS = {
     "iadd": "+=", "isub": "-=", "imul": "*=", "itruediv": "/=", "ifloordiv": "//=", "imod": "%=", "ipow": "**=",
     "imatmul": "@=", "iand": "&=", "ior": "|=", "ixor": "^=", "ilshift": "<<=", "irshift": ">>=",
 }
@@ -68,21 +68,21 @@ def augmented(target, value, op: str, name: str):
             grown = True
         if grown:
             raise ShapeError(
-                f"`{name} {_SYMBOLS[op]} ...` would change {name!r}'s shape from {target.shape} to "
+                f"`{name} {SYMBOLS[op]} ...` would change {name!r}'s shape from {target.shape} to "
                 f"{result.shape}: an in-place operator writes into the array, as NumPy's does "
                 "(non-broadcastable output operand)",
                 caller_location(),
-                f"to make a new array of the broadcast shape, write `{name} = {name} {_SYMBOLS[op][:-1]} ...`",
+                f"to make a new array of the broadcast shape, write `{name} = {name} {SYMBOLS[op][:-1]} ...`",
             )
         result = jnp.broadcast_to(result, target.shape)
     if result.dtype != target.dtype:
         if not np.can_cast(result.dtype, target.dtype, casting="same_kind"):
             raise CastingError(
-                f"`{name} {_SYMBOLS[op]} ...` gives {result.dtype}, which cannot be written into "
+                f"`{name} {SYMBOLS[op]} ...` gives {result.dtype}, which cannot be written into "
                 f"{name!r} ({target.dtype}) under NumPy's 'same_kind' casting rule: NumPy raises "
                 "UFuncTypeError here",
                 caller_location(),
-                f"write `{name} = {name} {_SYMBOLS[op][:-1]} ...` for a new array of the result's "
+                f"write `{name} = {name} {SYMBOLS[op][:-1]} ...` for a new array of the result's "
                 f"dtype, or cast explicitly",
             )
         result = result.astype(target.dtype)
@@ -105,7 +105,7 @@ def _operator(op):
         return augmented(target, value, op, name)
 
     apply.__name__ = apply.__qualname__ = op
-    apply.__doc__ = f"`name {_SYMBOLS[op]} value` on `target`, the value of `name`: see `augmented`."
+    apply.__doc__ = f"`name {SYMBOLS[op]} value` on `target`, the value of `name`: see `augmented`."
     return apply
 
 
